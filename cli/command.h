@@ -37,4 +37,8 @@ struct CommandRegistrar {
 #define TESSERA_REGISTER_COMMAND(name, help, fn) \
   static ::tessera::cli::CommandRegistrar tessera_command_##name(#name, help, fn)
 
+// For names that are not identifiers ("make-model").
+#define TESSERA_REGISTER_COMMAND_NAMED(ident, name, help, fn) \
+  static ::tessera::cli::CommandRegistrar tessera_command_##ident(name, help, fn)
+
 #endif  // TESSERA_CLI_COMMAND_H_

@@ -1,0 +1,124 @@
+// `tessera run`: single-process generation. Prints only the generated text
+// on stdout (streamed); load time and speeds go to stderr.
+#include <iostream>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "cli/args.h"
+#include "cli/command.h"
+#include "cli/sampling_flags.h"
+#include "common/status_macros.h"
+#include "kernels/local_model.h"
+#include "model/chat_template.h"
+#include "model/generation.h"
+#include "model/model_file.h"
+
+namespace tessera::cli {
+namespace {
+
+absl::StatusOr<std::unique_ptr<model::LogitsModel>> MakeEngine(
+    const ArgParser& args, const model::ModelFile& file,
+    const model::ReferenceModel** reference_out,
+    std::unique_ptr<model::ReferenceModel>& reference_storage) {
+  const std::string& backend = args.GetString("backend");
+  int64_t ctx = args.GetInt("ctx");
+  if (ctx <= 0 || ctx > file.config.context_length) {
+    ctx = file.config.context_length;
+  }
+  if (backend == "reference") {
+    TESSERA_ASSIGN_OR_RETURN(reference_storage,
+                             model::ReferenceModel::Create(file.weights));
+    *reference_out = reference_storage.get();
+    return std::unique_ptr<model::LogitsModel>(
+        new model::ReferenceLogitsModel(*reference_storage, ctx));
+  }
+  TESSERA_ASSIGN_OR_RETURN(model::GgmlType format,
+                           model::ParseTypeName(args.GetString("format")));
+  kernels::BackendOptions options;
+  options.threads = static_cast<int>(args.GetInt("threads"));
+  options.max_context_tokens = ctx;
+  TESSERA_ASSIGN_OR_RETURN(auto instance,
+                           kernels::CreateBackend(backend, options));
+  TESSERA_ASSIGN_OR_RETURN(
+      auto engine, kernels::BackendLogitsModel::Create(
+                       std::move(instance), file.weights, format, ctx));
+  return std::unique_ptr<model::LogitsModel>(std::move(engine));
+}
+
+absl::StatusOr<std::vector<int32_t>> PromptIds(const ArgParser& args,
+                                               const model::Tokenizer& tok) {
+  std::string prompt = args.GetString("prompt");
+  if (!args.GetBool("chat")) {
+    return tok.Encode(prompt, tok.add_bos_default());
+  }
+  model::ChatFormat format = model::DetectChatFormat(tok.chat_template());
+  if (format == model::ChatFormat::kPlain) {
+    std::cerr << "tessera: warning: no known chat template in the model; "
+                 "using a plain User/Assistant format\n";
+  }
+  std::string text = model::ApplyChatTemplate(
+      format, {{"user", prompt}}, /*add_generation_prompt=*/true);
+  return tok.Encode(text, tok.add_bos_default(), false,
+                    /*parse_special=*/true);
+}
+
+absl::Status Run(const ArgParser& args) {
+  absl::Time start = absl::Now();
+  TESSERA_ASSIGN_OR_RETURN(auto file,
+                           model::ModelFile::Open(args.GetString("model")));
+  const model::ReferenceModel* reference = nullptr;
+  std::unique_ptr<model::ReferenceModel> reference_storage;
+  TESSERA_ASSIGN_OR_RETURN(
+      auto engine, MakeEngine(args, *file, &reference, reference_storage));
+  absl::Duration load_time = absl::Now() - start;
+  TESSERA_ASSIGN_OR_RETURN(std::vector<int32_t> ids,
+                           PromptIds(args, *file->tokenizer));
+  model::GenerationOptions options;
+  options.max_new_tokens = args.GetInt("n");
+  TESSERA_ASSIGN_OR_RETURN(options.sampling, SamplingFromFlags(args));
+  TESSERA_ASSIGN_OR_RETURN(
+      model::GenerationResult result,
+      model::Generate(*engine, *file->tokenizer, ids, options,
+                      [](absl::string_view text) {
+                        std::cout << text << std::flush;
+                      }));
+  std::cout << std::endl;
+  const double prefill_s = absl::ToDoubleSeconds(result.prefill_time);
+  const double decode_s = absl::ToDoubleSeconds(result.decode_time);
+  std::cerr << absl::StrFormat(
+      "load %.2f s | prompt %d tokens, %.1f tok/s | generated %d tokens, "
+      "%.1f tok/s | backend %s\n",
+      absl::ToDoubleSeconds(load_time), result.prompt_tokens,
+      result.prompt_tokens / std::max(prefill_s, 1e-9), result.tokens.size(),
+      result.tokens.size() / std::max(decode_s, 1e-9),
+      args.GetString("backend"));
+  return absl::OkStatus();
+}
+
+int RunMain(const std::vector<std::string>& argv) {
+  ArgParser args("tessera run --model PATH --prompt TEXT [-n N] [flags]");
+  args.String("model", "", "GGUF model file").Required("model");
+  args.String("prompt", "", "prompt text").Required("prompt");
+  args.Int("n", 128, "tokens to generate", "n");
+  args.Bool("chat", false, "wrap the prompt in the model's chat template");
+  args.String("backend", "cpu", "reference | cpu | opencl[:PLATFORM:DEVICE]");
+  args.String("format", "f32", "execution format: f32 f16 q8_0 q4_0");
+  args.Int("threads", 2, "CPU threads");
+  args.Int("ctx", 0, "context length (0 = the model's)");
+  DeclareSamplingFlags(args);
+  int code = 0;
+  if (!ParseOrExit(args, argv, code)) return code;
+  absl::Status status = Run(args);
+  if (!status.ok()) {
+    std::cerr << "tessera run: " << status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+TESSERA_REGISTER_COMMAND(run, "generate text from a model on this machine",
+                         RunMain);
+
+}  // namespace tessera::cli
