@@ -83,7 +83,8 @@ absl::Status Dequantize(GgmlType type, const void* src, float* dst,
                         int64_t elements);
 
 // Converts `elements` floats into `type` (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
-// Q5_0, Q5_1; rounding as ggml's reference quantisers).
+// Q5_0, Q5_1; rounding as ggml's reference quantisers, so blocks match
+// llama.cpp's byte for byte). Non-finite inputs give unspecified codes.
 // REQUIRES: dst holds RowBytes(type, elements) bytes.
 // InvalidArgument for other types or a partial block.
 absl::Status Quantize(GgmlType type, const float* src, void* dst,

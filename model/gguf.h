@@ -76,6 +76,12 @@ class GgufFile {
   //   unknown value or tensor type, duplicate key or tensor name, bad
   //   dimensions. OutOfRange / DataLoss: truncated file, counts, lengths or
   //   offsets that overflow or point outside the file.
+  //   ResourceExhausted: more than 2^22 metadata values in all (each costs 80+
+  //   bytes in memory; real vocabularies need well under 1M).
+  // Also rejected (InvalidArgument): empty keys or tensor names, names over
+  // 65535 bytes, arrays nested more than 8 deep, bools other than 0/1,
+  // general.alignment not an integer power of two in [1, 2^31], tensor
+  // offsets not multiples of the alignment.
   // Messages name the file and the offending key/tensor.
   static absl::StatusOr<std::unique_ptr<GgufFile>> Open(
       const std::string& path);
