@@ -44,7 +44,7 @@ absl::Status MakeModelCommand(const ArgParser& args) {
   options.seed = static_cast<uint64_t>(args.GetInt("seed"));
   options.n_layers = args.GetInt("layers");
   options.context_length = args.GetInt("ctx");
-  return model::MakeModel(shape, *vocab, options, args.GetString("o"));
+  return model::MakeModel(shape, *vocab, options, args.GetString("output"));
 }
 
 int MakeModelMain(const std::vector<std::string>& argv) {
@@ -60,7 +60,7 @@ int MakeModelMain(const std::vector<std::string>& argv) {
               "built-in byte-level vocabulary)");
   args.String("type", "f32", "weight type of the matrices");
   args.Int("seed", 0, "random seed");
-  args.String("o", "", "output path").Required("o");
+  args.String("output", "", "output path", "o").Required("output");
   args.Int("layers", 0, "override the number of layers (0 = the shape's)");
   args.Int("ctx", 0, "override the context length (0 = the shape's)");
   int code = 0;

@@ -51,13 +51,13 @@ absl::StatusOr<std::vector<int32_t>> PromptIds(const ArgParser& args,
   if (!args.GetBool("chat")) {
     return tok.Encode(prompt, tok.add_bos_default());
   }
-  model::ChatFormat format = model::DetectChatFormat(tok.chat_template());
-  if (format == model::ChatFormat::kPlain) {
+  model::ChatPrompt chat = model::FormatChatPrompt(
+      tok, {{"user", prompt}}, /*add_generation_prompt=*/true);
+  if (chat.used_fallback) {
     std::cerr << "tessera: warning: no known chat template in the model; "
                  "using a plain User/Assistant format\n";
   }
-  std::string text = model::ApplyChatTemplate(
-      format, {{"user", prompt}}, /*add_generation_prompt=*/true);
+  const std::string& text = chat.text;
   return tok.Encode(text, tok.add_bos_default(), false,
                     /*parse_special=*/true);
 }

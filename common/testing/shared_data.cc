@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 namespace tessera::testing {
@@ -30,7 +31,13 @@ std::string TempDir() {
     std::string pattern =
         std::string(base != nullptr ? base : "/tmp") + "/tessera_test_XXXXXX";
     char* made = ::mkdtemp(pattern.data());
-    return made != nullptr ? std::string(made) : std::string("/tmp");
+    if (made == nullptr) return std::string("/tmp");
+    // Tests write models of tens of MB here: remove them at exit.
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(TempDir(), ignored);
+    });
+    return std::string(made);
   }();
   return dir;
 }
