@@ -1,0 +1,83 @@
+// tessera-coordinator: plans a model over workers and serves Generate.
+//   tessera-coordinator --listen HOST:PORT --model PATH --workers A,B,C
+//       [--codec f32|f16|q8_0] [--zstd-level N] [--format f32|f16|q8_0|q4_0]
+//       [--token T] [--tls-cert F --tls-key F --tls-ca F]
+#include <iostream>
+
+#include "absl/strings/str_split.h"
+#include "cli/args.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/coordinator_service.h"
+#include "worker/server.h"
+
+namespace {
+
+using tessera::cli::ArgParser;
+
+void DeclareFlags(ArgParser& args) {
+  args.String("listen", "127.0.0.1:0", "HOST:PORT (port 0: any free port)");
+  args.String("model", "", "GGUF model file (workers hold copies)")
+      .Required("model");
+  args.String("workers", "", "worker addresses in pipeline order: A,B,C")
+      .Required("workers");
+  args.String("codec", "f32", "activation codec: f32 | f16 | q8_0");
+  args.Int("zstd-level", 0, "zstd level for activations (0: off)");
+  args.String("format", "f32", "layer format: f32 | f16 | q8_0 | q4_0");
+  args.Int("ctx", 0, "context tokens per session (0: the model's)");
+  args.String("planner", "partitioner", "partitioner | even (layer split)");
+  args.String("token", "", "join token for workers and clients");
+  args.String("tls-cert", "", "PEM certificate (enables TLS)");
+  args.String("tls-key", "", "PEM private key");
+  args.String("tls-ca", "", "PEM CA: verify peers (mutual TLS)");
+  args.String("port-file", "", "write the bound HOST:PORT to this file");
+}
+
+absl::StatusOr<tessera::coordinator::CoordinatorOptions> OptionsFromFlags(
+    const ArgParser& args) {
+  tessera::coordinator::CoordinatorOptions o;
+  o.model_path = args.GetString("model");
+  o.workers = absl::StrSplit(args.GetString("workers"), ',',
+                             absl::SkipWhitespace());
+  auto codec = tessera::worker::ParseCodec(args.GetString("codec"));
+  if (!codec.ok()) return codec.status();
+  o.codec = {*codec, static_cast<int>(args.GetInt("zstd-level"))};
+  auto format = tessera::model::ParseTypeName(args.GetString("format"));
+  if (!format.ok()) return format.status();
+  o.format = *format;
+  o.max_context_tokens = args.GetInt("ctx");
+  o.planner = args.GetString("planner");
+  o.token = args.GetString("token");
+  o.tls = {args.GetString("tls-cert"), args.GetString("tls-key"),
+           args.GetString("tls-ca")};
+  return o;
+}
+
+int Fail(const absl::Status& status) {
+  std::cerr << "tessera-coordinator: " << status.message() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ArgParser args("tessera-coordinator --model PATH --workers A,B,C [flags]");
+  DeclareFlags(args);
+  int code = 0;
+  if (!ParseOrExit(args, {argv + 1, argv + argc}, code)) return code;
+  auto options = OptionsFromFlags(args);
+  if (!options.ok()) return Fail(options.status());
+  const tessera::worker::TlsFiles tls = options->tls;
+  auto coordinator =
+      tessera::coordinator::Coordinator::Create(*std::move(options));
+  if (!coordinator.ok()) return Fail(coordinator.status());
+  tessera::coordinator::CoordinatorService service(coordinator->get(),
+                                                   args.GetString("token"));
+  auto server =
+      tessera::worker::StartServer(args.GetString("listen"), tls, &service);
+  if (!server.ok()) return Fail(server.status());
+  absl::Status announced = tessera::worker::AnnounceAddress(
+      server->address, args.GetString("port-file"));
+  if (!announced.ok()) return Fail(announced);
+  server->server->Wait();
+  return 0;
+}

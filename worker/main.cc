@@ -1,0 +1,71 @@
+// tessera-worker: serves one shard of a model to a Tessera coordinator.
+//   tessera-worker --listen HOST:PORT --model-dir DIR [--name N]
+//       [--memory-budget BYTES] [--backend cpu|reference|opencl:P:D]
+//       [--threads N] [--token T] [--tls-cert F --tls-key F --tls-ca F]
+#include <unistd.h>
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "cli/args.h"
+#include "worker/server.h"
+#include "worker/worker_service.h"
+
+namespace {
+
+void DeclareFlags(tessera::cli::ArgParser& args) {
+  args.String("listen", "127.0.0.1:0", "HOST:PORT (port 0: any free port)");
+  args.String("model-dir", "", "directory with the GGUF models")
+      .Required("model-dir");
+  args.String("name", "", "worker name (default: worker-PID)");
+  args.Int("memory-budget", 0, "bytes this worker may use (0: all memory)");
+  args.String("backend", "cpu", "cpu | reference | opencl[:PLATFORM:DEVICE]");
+  args.Int("threads", 1, "compute threads");
+  args.String("token", "", "join token required on every call");
+  args.String("tls-cert", "", "PEM certificate (enables TLS)");
+  args.String("tls-key", "", "PEM private key");
+  args.String("tls-ca", "", "PEM CA: require and verify client certificates");
+  args.String("profile-cache", "", "file caching the measured profile");
+  args.String("port-file", "", "write the bound HOST:PORT to this file");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tessera::cli::ArgParser args(
+      "tessera-worker --listen HOST:PORT --model-dir DIR [flags]");
+  DeclareFlags(args);
+  int code = 0;
+  if (!ParseOrExit(args, {argv + 1, argv + argc}, code)) return code;
+  tessera::worker::WorkerOptions options;
+  options.model_dir = args.GetString("model-dir");
+  options.name = args.GetString("name");
+  if (options.name.empty()) options.name = absl::StrCat("worker-", getpid());
+  options.memory_budget_bytes = args.GetInt("memory-budget");
+  options.backend = args.GetString("backend");
+  options.threads = static_cast<int>(args.GetInt("threads"));
+  options.token = args.GetString("token");
+  options.tls = {args.GetString("tls-cert"), args.GetString("tls-key"),
+                 args.GetString("tls-ca")};
+  options.profile_cache_path = args.GetString("profile-cache");
+  if (options.threads < 1 || options.threads > 1024 ||
+      options.memory_budget_bytes < 0) {
+    std::cerr << "tessera-worker: --threads must be in [1, 1024] and "
+                 "--memory-budget >= 0\n";
+    return 2;
+  }
+  tessera::worker::WorkerService service(options);
+  auto server = tessera::worker::StartServer(args.GetString("listen"),
+                                             options.tls, &service);
+  absl::Status status = server.status();
+  if (status.ok()) {
+    status = tessera::worker::AnnounceAddress(server->address,
+                                              args.GetString("port-file"));
+  }
+  if (!status.ok()) {
+    std::cerr << "tessera-worker: " << status.message() << "\n";
+    return 1;
+  }
+  server->server->Wait();
+  return 0;
+}

@@ -1,0 +1,116 @@
+// ShardRunner: executes a loaded shard for the frames arriving on Forward
+// streams. One compute thread takes queued frames, decodes and validates
+// them, merges frames of disjoint sessions into one backend batch (so decode
+// steps of different sessions that meet here run together), runs the
+// backend and then either encodes the hidden states and sends them straight
+// to the next stage, or (last stage) samples each session's next token with
+// the session's own sampler and publishes a TokenEvent.
+//
+// A frame that fails (malformed, checksum, backend error) fails only the
+// sessions it carries: they get a SessionError event and the frame's ack
+// carries the status; other sessions are unaffected. Sessions are released
+// explicitly (ForwardFrame.release_sessions, propagated down the pipeline)
+// or after `idle_timeout` without traffic.
+//
+// Thread-safety: Submit() and the accessors are thread-safe.
+#ifndef TESSERA_WORKER_SHARD_RUNNER_H_
+#define TESSERA_WORKER_SHARD_RUNNER_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "kernels/backend.h"
+#include "model/sampler.h"
+#include "tessera/v1/worker.pb.h"
+#include "worker/activation_codec.h"
+#include "worker/outbound_queue.h"
+#include "worker/stage_link.h"
+
+namespace tessera::worker {
+
+using AckQueue = OutboundQueue<v1::ForwardAck>;
+using EventPublisher = std::function<void(const v1::WorkerEvent&)>;
+
+struct ShardRunnerConfig {
+  std::string worker_name;
+  kernels::ShardSpec spec;
+  int64_t dim = 0;
+  int64_t vocab_size = 0;
+  CodecOptions output_codec;
+  absl::Duration idle_timeout = absl::Seconds(60);
+};
+
+class ShardRunner {
+ public:
+  // `next` is null on the last stage (REQUIRES: spec.has_head then).
+  // `publish` receives token and error events (called on the compute thread).
+  ShardRunner(ShardRunnerConfig config,
+              std::unique_ptr<kernels::Backend> backend,
+              std::unique_ptr<StageLink> next, EventPublisher publish);
+  ~ShardRunner();
+
+  // Queues a frame; its ack goes to `acks` (may be null). Never blocks.
+  void Submit(v1::ForwardFrame frame, std::shared_ptr<AckQueue> acks);
+
+  int active_sessions() const;
+  // Mean backend time per row so far, in milliseconds (0 before any).
+  double compute_ms_per_row() const;
+  const ShardRunnerConfig& config() const { return config_; }
+
+ private:
+  struct Pending {
+    v1::ForwardFrame frame;
+    std::shared_ptr<AckQueue> acks;
+    absl::Status status;  // set while processing
+  };
+  struct SessionState {
+    std::unique_ptr<model::Sampler> sampler;  // last stage only
+    int32_t prompt_tokens = 0;
+    absl::Time last_used;
+  };
+
+  void Loop();
+  std::vector<Pending> TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void Process(std::vector<Pending>& pending);
+  // Decodes `frames` into one batch, runs it and sends or samples; frames
+  // that fail get SessionErrors (a failed batch is retried frame by frame).
+  void RunFrames(const std::vector<Pending*>& frames);
+  void ApplyStarts(const v1::ForwardFrame& frame);
+  void ApplyReleases(const v1::ForwardFrame& frame, v1::ForwardFrame& control);
+  absl::Status AppendRows(const v1::ForwardFrame& frame, kernels::Batch& batch);
+  // Runs the backend over `batch`, then sends onward or samples.
+  absl::Status RunBatch(const kernels::Batch& batch, v1::ForwardFrame& carrier,
+                        int64_t codec_us);
+  void EmitTokens(const kernels::Batch& batch, const kernels::BatchOutput& out,
+                  const v1::ForwardFrame& carrier);
+  absl::Status SendOnward(const kernels::BatchOutput& out,
+                          v1::ForwardFrame& carrier, int64_t compute_us,
+                          int64_t codec_us);
+  void FailFrame(Pending& pending, const absl::Status& status);
+  void SweepIdle();
+
+  const ShardRunnerConfig config_;
+  std::unique_ptr<kernels::Backend> backend_;   // compute thread only
+  std::unique_ptr<StageLink> next_;
+  EventPublisher publish_;
+  absl::flat_hash_map<uint64_t, SessionState> sessions_;  // compute thread
+
+  mutable absl::Mutex mutex_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mutex_);
+  bool stop_ ABSL_GUARDED_BY(mutex_) = false;
+  int active_sessions_ ABSL_GUARDED_BY(mutex_) = 0;
+  int64_t rows_done_ ABSL_GUARDED_BY(mutex_) = 0;
+  int64_t compute_us_total_ ABSL_GUARDED_BY(mutex_) = 0;
+  std::thread thread_;
+};
+
+}  // namespace tessera::worker
+
+#endif  // TESSERA_WORKER_SHARD_RUNNER_H_
