@@ -1,0 +1,268 @@
+// `tessera bench`: measures, in one run, this machine's memory read
+// bandwidth and the decode and prefill speed of a real model shape
+// (default tinyllama-1.1b) at Q8_0 and Q4_0 (optionally F16) on a backend,
+// with random weights generated in memory in the execution format (no
+// file). Each decode figure is also given as a fraction of the bandwidth
+// roofline: tokens/s x weight bytes read per token / measured bandwidth.
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "cli/args.h"
+#include "cli/command.h"
+#include "common/status_macros.h"
+#include "kernels/backend.h"
+#include "kernels/synthetic_weights.h"
+#include "kernels/thread_pool.h"
+#include "model/model_shapes.h"
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace tessera::cli {
+namespace {
+
+using model::GgmlType;
+
+struct FormatFigures {
+  GgmlType format;
+  int64_t weight_bytes_per_token = 0;
+  double decode_tok_s = 0;
+  double decode_roofline_fraction = 0;
+  double prefill_tok_s = 0;
+};
+
+// Sums `words` 64-byte lines so the loads cannot be optimised away.
+uint64_t ReadLines(const uint64_t* data, int64_t words) {
+#if defined(__AVX512F__)
+  __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+  for (int64_t i = 0; i + 32 <= words; i += 32) {
+    a = _mm512_xor_si512(a, _mm512_load_si512(data + i));
+    b = _mm512_xor_si512(b, _mm512_load_si512(data + i + 8));
+    c = _mm512_xor_si512(c, _mm512_load_si512(data + i + 16));
+    d = _mm512_xor_si512(d, _mm512_load_si512(data + i + 24));
+  }
+  return _mm512_reduce_or_epi64(_mm512_xor_si512(_mm512_xor_si512(a, b),
+                                                 _mm512_xor_si512(c, d)));
+#else
+  uint64_t acc[8] = {};
+  for (int64_t i = 0; i + 8 <= words; i += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] ^= data[i + j];
+  }
+  uint64_t r = 0;
+  for (uint64_t v : acc) r ^= v;
+  return r;
+#endif
+}
+
+// Best of `repeats` timed parallel reads of a `bytes` buffer, in GB/s.
+double MeasureBandwidth(kernels::ThreadPool& pool, int64_t bytes, int repeats) {
+  const int64_t words = bytes / 8 / 64 * 64;
+  auto* data = static_cast<uint64_t*>(std::aligned_alloc(64, words * 8));
+  for (int64_t i = 0; i < words; ++i) data[i] = static_cast<uint64_t>(i) * 0x9e3779b9;
+  const int threads = pool.num_threads();
+  const int64_t share = words / threads / 64 * 64;
+  std::vector<uint64_t> sink(threads);
+  double best = 0;
+  for (int r = 0; r < repeats; ++r) {
+    const absl::Time start = absl::Now();
+    pool.Run([&](int t) { sink[t] ^= ReadLines(data + t * share, share); });
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    best = std::max(best, static_cast<double>(share * threads * 8) / seconds / 1e9);
+  }
+  std::free(data);
+  return sink[0] == 42 ? best + 1e-12 : best;  // keep `sink` observable
+}
+
+// Bytes a decode step reads: every layer matrix and the output matrix (the
+// embedding contributes one row).
+int64_t WeightBytesPerToken(const model::ModelWeights& w) {
+  int64_t bytes = w.output.bytes + w.token_embd.row_bytes();
+  for (const model::LayerWeights& l : w.layers) {
+    for (const model::TensorView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate,
+                                       &l.w_up, &l.w_down, &l.attn_norm,
+                                       &l.ffn_norm}) {
+      bytes += m->bytes;
+    }
+  }
+  return bytes;
+}
+
+kernels::Batch Tokens(uint64_t session, int32_t position,
+                      const std::vector<int32_t>& tokens) {
+  kernels::Batch b;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    b.rows.push_back({session, position + static_cast<int32_t>(i), tokens[i],
+                      i + 1 == tokens.size()});
+  }
+  return b;
+}
+
+int32_t Argmax(const std::vector<float>& v) {
+  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+// Best-of-`repeats` prefill time of `prompt` and the decode rate of
+// `decode_tokens` greedy steps after it.
+absl::Status TimeModel(kernels::Backend& backend,
+                       const std::vector<int32_t>& prompt, int64_t decode_tokens,
+                       int repeats, FormatFigures& f) {
+  absl::Duration best = absl::InfiniteDuration();
+  std::vector<float> logits;
+  for (int r = 0; r < repeats; ++r) {
+    const absl::Time start = absl::Now();
+    TESSERA_ASSIGN_OR_RETURN(kernels::BatchOutput out,
+                             backend.Forward(Tokens(1, 0, prompt)));
+    best = std::min(best, absl::Now() - start);
+    logits = std::move(out.data);
+  }
+  f.prefill_tok_s = prompt.size() / absl::ToDoubleSeconds(best);
+  int32_t position = static_cast<int32_t>(prompt.size());
+  int32_t token = Argmax(logits);
+  const absl::Time start = absl::Now();
+  for (int64_t i = 0; i < decode_tokens; ++i) {
+    TESSERA_ASSIGN_OR_RETURN(kernels::BatchOutput out,
+                             backend.Forward(Tokens(1, position++, {token})));
+    token = Argmax(out.data);
+  }
+  f.decode_tok_s = decode_tokens / absl::ToDoubleSeconds(absl::Now() - start);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
+                                          const model::ModelConfig& config,
+                                          GgmlType format,
+                                          kernels::ThreadPool& pool) {
+  kernels::SyntheticOptions synth;
+  synth.matrix_type = format;
+  synth.embedding_type = format;
+  synth.seed = static_cast<uint64_t>(args.GetInt("seed"));
+  TESSERA_ASSIGN_OR_RETURN(auto model,
+                           kernels::MakeSyntheticModel(config, synth, &pool));
+  kernels::BackendOptions options;
+  options.threads = static_cast<int>(args.GetInt("threads"));
+  options.kv_budget_bytes = int64_t{1} << 30;
+  TESSERA_ASSIGN_OR_RETURN(auto backend,
+                           kernels::CreateBackend(args.GetString("backend"), options));
+  kernels::ShardSpec spec;
+  spec.end_layer = config.n_layers;
+  spec.has_embedding = spec.has_head = true;
+  spec.layer_formats.assign(config.n_layers, format);
+  spec.head_format = format;
+  TESSERA_RETURN_IF_ERROR(backend->LoadShard(model->weights, spec).status());
+  std::vector<int32_t> prompt(args.GetInt("prompt-tokens"));
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    prompt[i] = static_cast<int32_t>((i * 7919 + 1) % config.vocab_size);
+  }
+  FormatFigures f;
+  f.format = format;
+  f.weight_bytes_per_token = WeightBytesPerToken(model->weights);
+  TESSERA_RETURN_IF_ERROR(TimeModel(*backend, prompt, args.GetInt("decode-tokens"),
+                                    static_cast<int>(args.GetInt("repeats")), f));
+  std::cerr << "  " << model::TypeName(format) << ": " << backend->Describe() << "\n";
+  return f;
+}
+
+void Print(const ArgParser& args, double bandwidth,
+           const std::vector<FormatFigures>& figures) {
+  if (args.GetBool("json")) {
+    std::string json = absl::StrFormat(
+        "{\"backend\": \"%s\", \"shape\": \"%s\", \"threads\": %d, "
+        "\"prefill_tokens\": %d, \"memory_bandwidth_gbps\": %.3f",
+        args.GetString("backend"), args.GetString("shape"), args.GetInt("threads"),
+        args.GetInt("prompt-tokens"), bandwidth);
+    for (const FormatFigures& f : figures) {
+      absl::StrAppendFormat(
+          &json,
+          ", \"%s\": {\"weight_bytes_per_token\": %d, \"decode_tok_s\": %.3f, "
+          "\"decode_roofline_fraction\": %.4f, \"prefill_tok_s\": %.3f}",
+          model::TypeName(f.format), f.weight_bytes_per_token, f.decode_tok_s,
+          f.decode_roofline_fraction, f.prefill_tok_s);
+    }
+    std::cout << json << "}\n";
+    return;
+  }
+  std::cout << absl::StrFormat("memory read bandwidth: %.1f GB/s (%d threads)\n",
+                               bandwidth, args.GetInt("threads"));
+  std::cout << absl::StrFormat("%-6s %10s %12s %10s %14s\n", "format", "MB/token",
+                               "decode tok/s", "roofline", "prefill tok/s");
+  for (const FormatFigures& f : figures) {
+    std::cout << absl::StrFormat("%-6s %10.1f %12.2f %9.1f%% %14.2f\n",
+                                 model::TypeName(f.format),
+                                 f.weight_bytes_per_token / 1e6, f.decode_tok_s,
+                                 100 * f.decode_roofline_fraction, f.prefill_tok_s);
+  }
+}
+
+absl::Status Bench(const ArgParser& args) {
+  TESSERA_ASSIGN_OR_RETURN(model::ModelShape shape,
+                           model::FindShape(args.GetString("shape")));
+  if (args.GetInt("threads") < 1 || args.GetInt("prompt-tokens") < 1 ||
+      args.GetInt("decode-tokens") < 1 || args.GetInt("repeats") < 1 ||
+      args.GetInt("bandwidth-mb") < 16) {
+    return absl::InvalidArgumentError(
+        "--threads, --prompt-tokens, --decode-tokens and --repeats must be >= 1, "
+        "--bandwidth-mb >= 16");
+  }
+  std::vector<GgmlType> formats;
+  for (absl::string_view name : absl::StrSplit(args.GetString("formats"), ',')) {
+    TESSERA_ASSIGN_OR_RETURN(GgmlType f, model::ParseTypeName(name));
+    formats.push_back(f);
+  }
+  if (args.GetBool("f16")) formats.push_back(GgmlType::kF16);
+  kernels::ThreadPool pool(static_cast<int>(args.GetInt("threads")));
+  const double bandwidth =
+      MeasureBandwidth(pool, args.GetInt("bandwidth-mb") << 20, 10);
+  std::vector<FormatFigures> figures;
+  for (GgmlType format : formats) {
+    TESSERA_ASSIGN_OR_RETURN(FormatFigures f,
+                             BenchFormat(args, shape.config, format, pool));
+    f.decode_roofline_fraction =
+        f.decode_tok_s * f.weight_bytes_per_token / (bandwidth * 1e9);
+    figures.push_back(f);
+  }
+  Print(args, bandwidth, figures);
+  return absl::OkStatus();
+}
+
+int BenchMain(const std::vector<std::string>& argv) {
+  ArgParser args("tessera bench [--backend cpu|opencl[:P:D]] [--threads N] "
+                 "[--shape NAME] [--formats q8_0,q4_0] [--f16] [--json]");
+  args.String("backend", "cpu", "cpu[:ISA] | opencl[:PLATFORM:DEVICE]")
+      .Int("threads", 2, "CPU threads (backend and bandwidth measurement)")
+      .String("shape", "tinyllama-1.1b", "model shape (model_shapes.h)")
+      .String("formats", "q8_0,q4_0", "comma-separated execution formats")
+      .Bool("f16", false, "also measure F16 weights")
+      .Int("prompt-tokens", 128, "prefill prompt length")
+      .Int("decode-tokens", 32, "decode steps timed after the prompt")
+      .Int("repeats", 2, "prefill repetitions (best is reported)")
+      .Int("bandwidth-mb", 1024, "buffer size of the bandwidth measurement")
+      .Int("seed", 1, "random weight seed")
+      .Bool("json", false, "print one JSON object");
+  int exit_code = 0;
+  if (!ParseOrExit(args, argv, exit_code)) return exit_code;
+  absl::Status status = Bench(args);
+  if (!status.ok()) {
+    std::cerr << "tessera bench: " << status << "\n";
+    return absl::IsInvalidArgument(status) || absl::IsNotFound(status) ? 2 : 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+TESSERA_REGISTER_COMMAND(bench, "measure memory bandwidth, decode and prefill speed",
+                         BenchMain);
+
+}  // namespace tessera::cli

@@ -1,0 +1,110 @@
+// CpuBackend: the multi-threaded CPU implementation of kernels::Backend.
+//
+// Weights are executed in their formats (F32, F16, Q8_0, Q4_0) straight
+// from the model's mapping when already stored that way (no F32 copies);
+// Q8_0/Q4_0 products quantise activations to 8-bit blocks and use integer
+// dot-product kernels picked at run time (AVX-512 VNNI, AVX2, NEON, scalar).
+// Matrix products are row-parallel over a persistent ThreadPool; prefill
+// batches use a cache-blocked gemm. Attention runs over a paged per-session
+// KV cache (F32 or F16) charged against BackendOptions::kv_budget_bytes.
+//
+// Large batches are processed in passes of at most kMaxRowsPerPass rows, so
+// scratch memory stays bounded whatever the prompt length.
+//
+// Thread-safety: as Backend (callers serialise calls).
+#ifndef TESSERA_KERNELS_CPU_BACKEND_H_
+#define TESSERA_KERNELS_CPU_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kernels/backend.h"
+#include "kernels/cpu_kv_cache.h"
+#include "kernels/cpu_ops_buffer.h"
+#include "kernels/cpu_ops_kernels.h"
+#include "kernels/cpu_ops_matmul.h"
+#include "kernels/shard_weights.h"
+#include "kernels/thread_pool.h"
+
+namespace tessera::kernels {
+
+struct CpuBackendOptions {
+  CpuIsa isa = CpuIsa::kBest;               // kernels to use
+  GgmlType kv_type = GgmlType::kF32;        // F32 or F16 KV cache
+};
+
+// InvalidArgument for threads < 1, a negative budget, a KV type other than
+// F32/F16; Unavailable when `isa` cannot run on this machine.
+absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
+    const BackendOptions& options, const CpuBackendOptions& cpu_options = {});
+
+class CpuBackend final : public Backend {
+ public:
+  static constexpr int64_t kMaxRowsPerPass = 256;
+
+  std::string Describe() const override;
+  absl::StatusOr<ShardReport> LoadShard(const model::ModelWeights& weights,
+                                        const ShardSpec& spec) override;
+  absl::StatusOr<BatchOutput> Forward(const Batch& batch) override;
+  absl::Status ReleaseSession(uint64_t session_id) override;
+  int64_t SessionLength(uint64_t session_id) const override;
+  MemoryUsage memory() const override;
+
+  CpuIsa isa() const { return kernels_.isa; }
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
+      const BackendOptions&, const CpuBackendOptions&);
+
+  // Consecutive rows of one session: rows [begin, begin + count) at
+  // positions start, start + 1, ...
+  struct Segment {
+    uint64_t session;
+    int64_t begin;
+    int64_t count;
+    int64_t start;
+  };
+
+  CpuBackend(const BackendOptions& options, const CpuBackendOptions& cpu,
+             const CpuKernels& kernels);
+
+  absl::StatusOr<std::vector<Segment>> PlanBatch(const Batch& batch) const;
+  absl::Status ReserveKv(const std::vector<Segment>& segments);
+  // Runs rows [begin, end) of the batch through the shard; `x` holds their
+  // hidden states (in and out).
+  void RunPass(const std::vector<Segment>& segments, int64_t begin,
+               int64_t end, float* x);
+  void RunLayer(int64_t l, const std::vector<Segment>& segments, int64_t begin,
+                int64_t n, float* x);
+  void Attention(int64_t l, const std::vector<Segment>& segments,
+                 int64_t begin, int64_t n);
+  void Head(const Batch& batch, const float* x, int64_t begin, int64_t n,
+            float* logits);
+  void EnsureScratch(int64_t rows);
+
+  const BackendOptions options_;
+  const CpuBackendOptions cpu_options_;
+  const CpuKernels& kernels_;
+  ThreadPool pool_;
+  MatMulRunner matmul_;
+
+  std::optional<ShardWeights> shard_;
+  std::unique_ptr<KvCache> kv_;
+  int64_t max_context_ = 0;
+  std::vector<double> rope_inv_freq_;
+
+  // Scratch, sized for kMaxRowsPerPass rows at most.
+  AlignedBuffer norm_, q_, k_, v_, att_, gate_, up_, cos_sin_;
+  std::vector<AlignedBuffer> scores_;   // per thread
+  std::vector<int64_t> row_position_;   // per row of the pass
+  std::vector<const Segment*> row_segment_;
+};
+
+}  // namespace tessera::kernels
+
+#endif  // TESSERA_KERNELS_CPU_BACKEND_H_

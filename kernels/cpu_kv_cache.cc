@@ -1,0 +1,85 @@
+#include "kernels/cpu_kv_cache.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace tessera::kernels {
+
+const uint8_t* KvLayerView::Row(int64_t t, int kind) const {
+  const int64_t element_bytes = f16 ? 2 : 4;
+  return pages[t / KvCache::kPageTokens].get() +
+         ((2 * layer + kind) * KvCache::kPageTokens + t % KvCache::kPageTokens) *
+             kv_dim * element_bytes;
+}
+
+KvCache::KvCache(int64_t layers, int64_t kv_dim, model::GgmlType type,
+                 int64_t budget_bytes)
+    : layers_(layers),
+      kv_dim_(kv_dim),
+      element_bytes_(type == model::GgmlType::kF16 ? 2 : 4),
+      budget_bytes_(budget_bytes) {
+  CHECK(type == model::GgmlType::kF16 || type == model::GgmlType::kF32);
+}
+
+absl::Status KvCache::Reserve(
+    absl::Span<const std::pair<uint64_t, int64_t>> needs) {
+  int64_t new_pages = 0;
+  for (const auto& [id, tokens] : needs) {
+    const int64_t pages = (tokens + kPageTokens - 1) / kPageTokens;
+    auto it = sessions_.find(id);
+    const int64_t have = it == sessions_.end()
+                             ? 0
+                             : static_cast<int64_t>(it->second.pages.size());
+    new_pages += std::max<int64_t>(0, pages - have);
+  }
+  const int64_t new_bytes = new_pages * page_bytes();
+  if (reserved_bytes_ + new_bytes > budget_bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "KV cache budget exhausted: ", reserved_bytes_, " bytes reserved + ",
+        new_bytes, " needed > budget of ", budget_bytes_, " bytes"));
+  }
+  for (const auto& [id, tokens] : needs) {
+    Session& s = sessions_[id];
+    const int64_t pages = (tokens + kPageTokens - 1) / kPageTokens;
+    while (static_cast<int64_t>(s.pages.size()) < pages) {
+      // Left uninitialised: pages are written before they are read, and
+      // untouched memory costs no RSS.
+      s.pages.push_back(std::make_unique_for_overwrite<uint8_t[]>(page_bytes()));
+    }
+  }
+  reserved_bytes_ += new_bytes;
+  return absl::OkStatus();
+}
+
+int64_t KvCache::Length(uint64_t session) const {
+  auto it = sessions_.find(session);
+  return it == sessions_.end() ? 0 : it->second.length;
+}
+
+void KvCache::SetLength(uint64_t session, int64_t length) {
+  Session& s = sessions_.at(session);
+  CHECK(length <= static_cast<int64_t>(s.pages.size()) * kPageTokens);
+  s.length = length;
+}
+
+absl::Status KvCache::Release(uint64_t session) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown session ", session));
+  }
+  reserved_bytes_ -= static_cast<int64_t>(it->second.pages.size()) * page_bytes();
+  sessions_.erase(it);
+  return absl::OkStatus();
+}
+
+uint8_t* KvCache::MutableRow(uint64_t session, int64_t layer, int64_t t,
+                             int kind) {
+  return const_cast<uint8_t*>(View(session, layer).Row(t, kind));
+}
+
+KvLayerView KvCache::View(uint64_t session, int64_t layer) const {
+  const Session& s = sessions_.at(session);
+  return KvLayerView{s.pages.data(), layer, kv_dim_, element_bytes_ == 2};
+}
+
+}  // namespace tessera::kernels

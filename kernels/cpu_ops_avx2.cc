@@ -1,0 +1,228 @@
+// AVX2 + FMA + F16C kernels for x86-64 CPUs without AVX-512 VNNI, compiled
+// with a target attribute and chosen by CPUID at run time.
+//
+// Integer formats use vpmaddubsw (unsigned x signed bytes -> int16 pairs),
+// which saturates: Q8_0 therefore uses the sign trick |w| * sign(a, w)
+// (pairs stay below 2 * 128 * 127), while Q4_0 multiplies raw nibbles
+// (w + 8, small) and adds the activations' -8 * sum correction. There is no
+// repacked gemm kernel: prefill runs the matvec kernel over groups of
+// activation rows.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu_ops_kernels.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TESSERA_AVX2_KERNELS 1
+// GCC 12 warns falsely about _mm512_undefined_*() inside the intrinsics
+// headers (GCC bug 105593); the suppression covers those headers only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+namespace tessera::kernels {
+
+#if TESSERA_AVX2_KERNELS
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#endif
+
+namespace {
+
+constexpr int64_t kQ8_0Bytes = 34;
+constexpr int64_t kQ4_0Bytes = 18;
+
+inline float LoadHalf(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return _cvtsh_ss(v);
+}
+
+inline float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Integer dot of one weight block with one activation block, as 8 int32
+// lanes (the Q4_0 correction included).
+template <bool kQ4>
+inline __m256i BlockDot(const uint8_t* blk, const int8_t* a,
+                        const int32_t* quad_corr) {
+  const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+  const __m256i ones = _mm256_set1_epi16(1);
+  if constexpr (kQ4) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q),
+                                       _mm256_set1_epi8(0x0f));
+    const __m256i pairs = _mm256_maddubs_epi16(u, av);
+    return _mm256_add_epi32(
+        _mm256_madd_epi16(pairs, ones),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quad_corr)));
+  } else {
+    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+    const __m256i pairs =
+        _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(av, wv));
+    return _mm256_madd_epi16(pairs, ones);
+  }
+}
+
+template <bool kQ4, int NA>
+void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
+                const QuantizedRows& x, float* y, int64_t y_stride,
+                bool accumulate) {
+  constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
+  const int64_t nb = x.blocks;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w.data + r * w.row_bytes;
+    __m256 acc[NA];
+    for (int n = 0; n < NA; ++n) acc[n] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = row + b * kBytes;
+      const float dw = LoadHalf(blk);
+      for (int n = 0; n < NA; ++n) {
+        const __m256i dot = BlockDot<kQ4>(blk, x.qs + n * x.cols + b * 32,
+                                          x.quad_corr + n * (x.cols / 4) + b * 8);
+        acc[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                 _mm256_set1_ps(dw * x.scales[n * nb + b]), acc[n]);
+      }
+    }
+    for (int n = 0; n < NA; ++n) {
+      float& out = y[n * y_stride + r];
+      const float v = HorizontalSum(acc[n]);
+      out = accumulate ? out + v : v;
+    }
+  }
+}
+
+template <bool kQ4>
+void MatVecFormat(const MatrixRef& w, int64_t r0, int64_t r1,
+                  const QuantizedRows& x, float* y, int64_t y_stride,
+                  bool accumulate) {
+  switch (x.rows) {
+    case 1:
+      return MatVecRows<kQ4, 1>(w, r0, r1, x, y, y_stride, accumulate);
+    case 2:
+      return MatVecRows<kQ4, 2>(w, r0, r1, x, y, y_stride, accumulate);
+    case 3:
+      return MatVecRows<kQ4, 3>(w, r0, r1, x, y, y_stride, accumulate);
+    default:
+      return MatVecRows<kQ4, 4>(w, r0, r1, x, y, y_stride, accumulate);
+  }
+}
+
+void QuantMatVec(const MatrixRef& w, int64_t r0, int64_t r1,
+                 const QuantizedRows& x, float* y, int64_t y_stride,
+                 bool accumulate) {
+  if (w.format == GgmlType::kQ4_0) {
+    MatVecFormat<true>(w, r0, r1, x, y, y_stride, accumulate);
+  } else {
+    MatVecFormat<false>(w, r0, r1, x, y, y_stride, accumulate);
+  }
+}
+
+template <bool kF16>
+inline __m256 LoadWeights(const uint8_t* row, int64_t k) {
+  if constexpr (kF16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
+  } else {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + k);
+  }
+}
+
+template <bool kF16>
+inline float ScalarWeight(const uint8_t* row, int64_t k) {
+  if constexpr (kF16) {
+    return LoadHalf(row + 2 * k);
+  } else {
+    float v;
+    std::memcpy(&v, row + 4 * k, sizeof(v));
+    return v;
+  }
+}
+
+// One weight row x NX activation rows.
+template <bool kF16, int NX>
+void FloatTile(const uint8_t* row, int64_t cols, const float* x,
+               int64_t x_stride, float* out, int64_t y_stride, bool accumulate) {
+  __m256 acc[NX];
+  for (int j = 0; j < NX; ++j) acc[j] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= cols; k += 8) {
+    const __m256 wv = LoadWeights<kF16>(row, k);
+    for (int j = 0; j < NX; ++j) {
+      acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + j * x_stride + k), acc[j]);
+    }
+  }
+  for (int j = 0; j < NX; ++j) {
+    float v = HorizontalSum(acc[j]);
+    for (int64_t t = k; t < cols; ++t) v += ScalarWeight<kF16>(row, t) * x[j * x_stride + t];
+    float& o = out[j * y_stride];
+    o = accumulate ? o + v : v;
+  }
+}
+
+template <bool kF16>
+void FloatMatMulFormat(const MatrixRef& w, int64_t r0, int64_t r1,
+                       const float* x, int64_t n, int64_t x_stride, float* y,
+                       int64_t y_stride, bool accumulate) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w.data + r * w.row_bytes;
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      FloatTile<kF16, 4>(row, w.cols, x + j * x_stride, x_stride,
+                         y + j * y_stride + r, y_stride, accumulate);
+    }
+    for (; j < n; ++j) {
+      FloatTile<kF16, 1>(row, w.cols, x + j * x_stride, x_stride,
+                         y + j * y_stride + r, y_stride, accumulate);
+    }
+  }
+}
+
+void FloatMatMul(const MatrixRef& w, int64_t r0, int64_t r1, const float* x,
+                 int64_t n, int64_t x_stride, float* y, int64_t y_stride,
+                 bool accumulate) {
+  if (w.format == GgmlType::kF16) {
+    FloatMatMulFormat<true>(w, r0, r1, x, n, x_stride, y, y_stride, accumulate);
+  } else {
+    FloatMatMulFormat<false>(w, r0, r1, x, n, x_stride, y, y_stride, accumulate);
+  }
+}
+
+const CpuKernels kAvx2Kernels = {
+    .isa = CpuIsa::kAvx2,
+    .q8_0_offset = 0,
+    .q4_0_offset = 8,
+    .quant_matvec = QuantMatVec,
+    .quant_gemm = nullptr,
+    .gemm_scratch_bytes = nullptr,
+    .float_matmul = FloatMatMul,
+};
+
+}  // namespace
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+const CpuKernels* Avx2Kernels() { return &kAvx2Kernels; }
+#else
+const CpuKernels* Avx2Kernels() { return nullptr; }
+#endif  // TESSERA_AVX2_KERNELS
+
+}  // namespace tessera::kernels

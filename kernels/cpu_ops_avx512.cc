@@ -1,0 +1,416 @@
+// AVX-512 (F, BW, VL, DQ) + VNNI kernels, compiled with a target attribute
+// so that portable builds still carry them; chosen by CPUID at run time.
+//
+// Integer formats use vpdpbusd (unsigned x signed bytes): weight bytes are
+// made unsigned (Q8_0: w ^ 0x80 = w + 128; Q4_0: the raw nibble = w + 8) and
+// the activations' precomputed -offset * sum corrections seed the
+// accumulators, so no sign fix-ups are needed in the inner loops.
+//
+//  * matvec (decode, memory bound): two blocks per 512-bit step straight
+//    from the GGUF layout; per-block scales applied in float lanes.
+//  * gemm (prefill, compute bound): a panel of 16 weight rows is repacked so
+//    that each 32-bit lane holds 4 bytes of one row ("quad-interleaved");
+//    one vpdpbusd with a broadcast activation quad then advances 16 output
+//    rows at once, and each panel is reused across all activation rows.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <cstdlib>
+
+#include "kernels/cpu_ops_kernels.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TESSERA_AVX512_KERNELS 1
+// GCC 12 warns falsely about _mm512_undefined_*() inside the intrinsics
+// headers (GCC bug 105593); the suppression covers those headers only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+namespace tessera::kernels {
+
+#if TESSERA_AVX512_KERNELS
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#endif
+
+namespace {
+
+constexpr int64_t kQ8_0Bytes = 34;
+constexpr int64_t kQ4_0Bytes = 18;
+// Repacked panel block: 16 float scales, then 8 quads x 16 rows x 4 bytes.
+constexpr int64_t kPanelBlockBytes = 64 + 8 * 64;
+// How many rows ahead the decode kernel prefetches.
+static const int64_t kPrefetchRows = getenv("PFROWS") ? atoi(getenv("PFROWS")) : 4;
+static const bool kUsePf = getenv("NOPF") == nullptr;
+
+inline uint32_t LoadU16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline uint32_t LoadU32(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// Unsigned weight bytes of blocks b and b+1 (64 values, in element order).
+template <bool kQ4>
+inline __m512i LoadBlockPair(const uint8_t* blk) {
+  if constexpr (kQ4) {
+    // 128-bit lanes [qs_b, qs_b, qs_b1, qs_b1]; shifting the odd lanes'
+    // 64-bit words by 4 brings the high nibbles down.
+    __m512i v = _mm512_broadcast_i32x4(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
+    v = _mm512_mask_broadcast_i32x4(
+        v, 0xff00,
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2 + kQ4_0Bytes)));
+    v = _mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
+    return _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
+  } else {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+    const __m256i hi = _mm256_loadu_si256(
+        reinterpret_cast<const __m256i*>(blk + 2 + kQ8_0Bytes));
+    return _mm512_xor_si512(
+        _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1),
+        _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+}
+
+template <bool kQ4>
+inline __m256i LoadBlock(const uint8_t* blk) {
+  if constexpr (kQ4) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m256i v = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
+  } else {
+    return _mm256_xor_si256(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)),
+        _mm256_set1_epi8(static_cast<char>(0x80)));
+  }
+}
+
+// Decode: NR weight rows from r against NA activation rows. Several rows
+// per pass give independent dependency chains and share the activation
+// loads.
+template <bool kQ4, int NA, int NR>
+void MatVecTile(const MatrixRef& w, int64_t r, const QuantizedRows& x,
+                float* y, int64_t y_stride, bool accumulate) {
+  constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
+  const int64_t nb = x.blocks;
+  const int64_t quads = x.cols / 4;
+  const __m512i halves = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0,
+                                          0, 0, 0, 0);
+  const uint8_t* row[NR];
+  __m512 acc[NR][NA];
+  for (int i = 0; i < NR; ++i) {
+    row[i] = w.data + (r + i) * w.row_bytes;
+    for (int n = 0; n < NA; ++n) acc[i][n] = _mm512_setzero_ps();
+  }
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    __m512i a[NA], corr[NA];
+    __m128 da[NA];
+    for (int n = 0; n < NA; ++n) {
+      a[n] = _mm512_loadu_si512(x.qs + n * x.cols + b * 32);
+      corr[n] = _mm512_loadu_si512(x.quad_corr + n * quads + b * 8);
+      da[n] = _mm_castpd_ps(
+          _mm_load_sd(reinterpret_cast<const double*>(x.scales + n * nb + b)));
+    }
+    for (int i = 0; i < NR; ++i) {
+      const uint8_t* blk = row[i] + b * kBytes;
+      // The hardware prefetcher restarts on every short row; keep the next
+      // tile's rows (contiguous after these) streaming in.
+      if (kUsePf) _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchRows * w.row_bytes),
+                   _MM_HINT_T0);
+      const __m512i u = LoadBlockPair<kQ4>(blk);
+      const __m128 dw = _mm_cvtph_ps(
+          _mm_cvtsi32_si128(LoadU16(blk) | (LoadU16(blk + kBytes) << 16)));
+      for (int n = 0; n < NA; ++n) {
+        const __m512i dot = _mm512_dpbusd_epi32(corr[n], u, a[n]);
+        const __m512 s = _mm512_permutexvar_ps(
+            halves, _mm512_castps128_ps512(_mm_mul_ps(dw, da[n])));
+        acc[i][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc[i][n]);
+      }
+    }
+  }
+  if (b < nb) {  // an odd last block, in 256-bit halves
+    for (int i = 0; i < NR; ++i) {
+      const uint8_t* blk = row[i] + b * kBytes;
+      const __m256i u = LoadBlock<kQ4>(blk);
+      const float dw = _cvtsh_ss(static_cast<uint16_t>(LoadU16(blk)));
+      for (int n = 0; n < NA; ++n) {
+        const __m256i dot = _mm256_dpbusd_epi32(
+            _mm256_loadu_si256(
+                reinterpret_cast<const __m256i*>(x.quad_corr + n * quads + b * 8)),
+            u,
+            _mm256_loadu_si256(
+                reinterpret_cast<const __m256i*>(x.qs + n * x.cols + b * 32)));
+        const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(dot),
+                                       _mm256_set1_ps(dw * x.scales[n * nb + b]));
+        acc[i][n] = _mm512_add_ps(acc[i][n], _mm512_zextps256_ps512(f));
+      }
+    }
+  }
+  for (int i = 0; i < NR; ++i) {
+    for (int n = 0; n < NA; ++n) {
+      float& out = y[n * y_stride + r + i];
+      const float v = _mm512_reduce_add_ps(acc[i][n]);
+      out = accumulate ? out + v : v;
+    }
+  }
+}
+
+template <bool kQ4, int NA>
+void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
+                const QuantizedRows& x, float* y, int64_t y_stride,
+                bool accumulate) {
+  constexpr int kRows = NA == 1 ? 4 : 2;
+  int64_t r = r0;
+  for (; r + kRows <= r1; r += kRows) {
+    MatVecTile<kQ4, NA, kRows>(w, r, x, y, y_stride, accumulate);
+  }
+  for (; r < r1; ++r) MatVecTile<kQ4, NA, 1>(w, r, x, y, y_stride, accumulate);
+}
+
+template <bool kQ4>
+void MatVecFormat(const MatrixRef& w, int64_t r0, int64_t r1,
+                  const QuantizedRows& x, float* y, int64_t y_stride,
+                  bool accumulate) {
+  switch (x.rows) {
+    case 1:
+      return MatVecRows<kQ4, 1>(w, r0, r1, x, y, y_stride, accumulate);
+    case 2:
+      return MatVecRows<kQ4, 2>(w, r0, r1, x, y, y_stride, accumulate);
+    case 3:
+      return MatVecRows<kQ4, 3>(w, r0, r1, x, y, y_stride, accumulate);
+    default:
+      return MatVecRows<kQ4, 4>(w, r0, r1, x, y, y_stride, accumulate);
+  }
+}
+
+void QuantMatVec(const MatrixRef& w, int64_t r0, int64_t r1,
+                 const QuantizedRows& x, float* y, int64_t y_stride,
+                 bool accumulate) {
+  if (w.format == GgmlType::kQ4_0) {
+    MatVecFormat<true>(w, r0, r1, x, y, y_stride, accumulate);
+  } else {
+    MatVecFormat<false>(w, r0, r1, x, y, y_stride, accumulate);
+  }
+}
+
+// Repacks rows [r0, r0 + 16) (zero-padded past the matrix) into `panel`.
+template <bool kQ4>
+void RepackPanel(const MatrixRef& w, int64_t r0, uint8_t* panel) {
+  constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
+  const int64_t nb = w.cols / 32;
+  const int64_t rows = std::min<int64_t>(kGemmPanelRows, w.rows - r0);
+  for (int64_t i = 0; i < kGemmPanelRows; ++i) {
+    const uint8_t* row = w.data + (r0 + i) * w.row_bytes;
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* p = panel + b * kPanelBlockBytes;
+      auto* d = reinterpret_cast<float*>(p);
+      auto* quads = reinterpret_cast<uint32_t*>(p + 64);
+      if (i >= rows) {
+        d[i] = 0;
+        for (int q = 0; q < 8; ++q) quads[q * 16 + i] = 0;
+        continue;
+      }
+      const uint8_t* blk = row + b * kBytes;
+      d[i] = _cvtsh_ss(static_cast<uint16_t>(LoadU16(blk)));
+      if constexpr (kQ4) {
+        for (int q = 0; q < 4; ++q) {
+          const uint32_t v = LoadU32(blk + 2 + 4 * q);
+          quads[q * 16 + i] = v & 0x0f0f0f0fu;
+          quads[(q + 4) * 16 + i] = (v >> 4) & 0x0f0f0f0fu;
+        }
+      } else {
+        for (int q = 0; q < 8; ++q) {
+          quads[q * 16 + i] = LoadU32(blk + 2 + 4 * q) ^ 0x80808080u;
+        }
+      }
+    }
+  }
+}
+
+// 16 weight rows (one repacked panel) x NR activation rows from n0.
+template <int NR>
+void PanelKernel(const uint8_t* panel, const QuantizedRows& x, int64_t n0,
+                 float* y, int64_t y_stride, int64_t r0, __mmask16 mask,
+                 bool accumulate) {
+  const int64_t nb = x.blocks;
+  __m512 acc[NR];
+  for (int n = 0; n < NR; ++n) acc[n] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* p = panel + b * kPanelBlockBytes;
+    const __m512 dw = _mm512_load_ps(p);
+    __m512i wq[8];
+    for (int q = 0; q < 8; ++q) wq[q] = _mm512_load_si512(p + 64 + 64 * q);
+#pragma GCC unroll 16
+    for (int n = 0; n < NR; ++n) {
+      const int64_t row = n0 + n;
+      const int8_t* a = x.qs + row * x.cols + b * 32;
+      __m512i s = _mm512_set1_epi32(x.block_corr[row * nb + b]);
+      for (int q = 0; q < 8; ++q) {
+        s = _mm512_dpbusd_epi32(s, wq[q],
+                                _mm512_set1_epi32(static_cast<int>(LoadU32(a + 4 * q))));
+      }
+      const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(s),
+                                     _mm512_set1_ps(x.scales[row * nb + b]));
+      acc[n] = _mm512_fmadd_ps(f, dw, acc[n]);
+    }
+  }
+  for (int n = 0; n < NR; ++n) {
+    float* out = y + (n0 + n) * y_stride + r0;
+    if (accumulate) acc[n] = _mm512_add_ps(acc[n], _mm512_maskz_loadu_ps(mask, out));
+    _mm512_mask_storeu_ps(out, mask, acc[n]);
+  }
+}
+
+constexpr int kGemmRows = 8;  // activation rows per register tile
+
+template <int NR>
+void PanelTail(int rest, const uint8_t* panel, const QuantizedRows& x,
+               int64_t n0, float* y, int64_t y_stride, int64_t r0,
+               __mmask16 mask, bool accumulate) {
+  if constexpr (NR > 0) {
+    if (rest == NR) {
+      return PanelKernel<NR>(panel, x, n0, y, y_stride, r0, mask, accumulate);
+    }
+    PanelTail<NR - 1>(rest, panel, x, n0, y, y_stride, r0, mask, accumulate);
+  }
+}
+
+void QuantGemm(const MatrixRef& w, int64_t r0, int64_t r1,
+               const QuantizedRows& x, float* y, int64_t y_stride,
+               bool accumulate, uint8_t* scratch) {
+  for (int64_t p0 = r0; p0 < r1; p0 += kGemmPanelRows) {
+    if (w.format == GgmlType::kQ4_0) {
+      RepackPanel<true>(w, p0, scratch);
+    } else {
+      RepackPanel<false>(w, p0, scratch);
+    }
+    const int64_t rows = std::min<int64_t>(kGemmPanelRows, r1 - p0);
+    const auto mask = static_cast<__mmask16>((1u << rows) - 1);
+    int64_t n = 0;
+    for (; n + kGemmRows <= x.rows; n += kGemmRows) {
+      PanelKernel<kGemmRows>(scratch, x, n, y, y_stride, p0, mask, accumulate);
+    }
+    PanelTail<kGemmRows - 1>(static_cast<int>(x.rows - n), scratch, x, n, y,
+                             y_stride, p0, mask, accumulate);
+  }
+}
+
+int64_t GemmScratchBytes(int64_t cols) { return cols / 32 * kPanelBlockBytes; }
+
+// F32 / F16 weights: NW weight rows x NX activation rows per pass.
+template <bool kF16>
+inline __m512 LoadWeights(const uint8_t* row, int64_t k, __mmask16 mask) {
+  if constexpr (kF16) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, row + 2 * k));
+  } else {
+    return _mm512_maskz_loadu_ps(mask, row + 4 * k);
+  }
+}
+
+template <bool kF16, int NW, int NX>
+void FloatTile(const MatrixRef& w, int64_t r, const float* x, int64_t x_stride,
+               float* y, int64_t y_stride, bool accumulate) {
+  __m512 acc[NW][NX];
+  for (int i = 0; i < NW; ++i) {
+    for (int j = 0; j < NX; ++j) acc[i][j] = _mm512_setzero_ps();
+  }
+  for (int64_t k = 0; k < w.cols; k += 16) {
+    const __mmask16 mask =
+        w.cols - k >= 16 ? __mmask16{0xffff}
+                         : static_cast<__mmask16>((1u << (w.cols - k)) - 1);
+    __m512 xv[NX];
+    for (int j = 0; j < NX; ++j) xv[j] = _mm512_maskz_loadu_ps(mask, x + j * x_stride + k);
+    for (int i = 0; i < NW; ++i) {
+      const __m512 wv = LoadWeights<kF16>(w.data + (r + i) * w.row_bytes, k, mask);
+      for (int j = 0; j < NX; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < NW; ++i) {
+    for (int j = 0; j < NX; ++j) {
+      float& out = y[j * y_stride + r + i];
+      const float v = _mm512_reduce_add_ps(acc[i][j]);
+      out = accumulate ? out + v : v;
+    }
+  }
+}
+
+template <bool kF16, int NW>
+void FloatRowGroup(const MatrixRef& w, int64_t r, const float* x, int64_t n,
+                   int64_t x_stride, float* y, int64_t y_stride, bool accumulate) {
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    FloatTile<kF16, NW, 4>(w, r, x + j * x_stride, x_stride, y + j * y_stride,
+                           y_stride, accumulate);
+  }
+  const float* xj = x + j * x_stride;
+  float* yj = y + j * y_stride;
+  switch (n - j) {
+    case 3: return FloatTile<kF16, NW, 3>(w, r, xj, x_stride, yj, y_stride, accumulate);
+    case 2: return FloatTile<kF16, NW, 2>(w, r, xj, x_stride, yj, y_stride, accumulate);
+    case 1: return FloatTile<kF16, NW, 1>(w, r, xj, x_stride, yj, y_stride, accumulate);
+    default: return;
+  }
+}
+
+template <bool kF16>
+void FloatMatMulFormat(const MatrixRef& w, int64_t r0, int64_t r1,
+                       const float* x, int64_t n, int64_t x_stride, float* y,
+                       int64_t y_stride, bool accumulate) {
+  int64_t r = r0;
+  for (; r + 2 <= r1; r += 2) {
+    FloatRowGroup<kF16, 2>(w, r, x, n, x_stride, y, y_stride, accumulate);
+  }
+  if (r < r1) FloatRowGroup<kF16, 1>(w, r, x, n, x_stride, y, y_stride, accumulate);
+}
+
+void FloatMatMul(const MatrixRef& w, int64_t r0, int64_t r1, const float* x,
+                 int64_t n, int64_t x_stride, float* y, int64_t y_stride,
+                 bool accumulate) {
+  if (w.format == GgmlType::kF16) {
+    FloatMatMulFormat<true>(w, r0, r1, x, n, x_stride, y, y_stride, accumulate);
+  } else {
+    FloatMatMulFormat<false>(w, r0, r1, x, n, x_stride, y, y_stride, accumulate);
+  }
+}
+
+const CpuKernels kAvx512Kernels = {
+    .isa = CpuIsa::kAvx512Vnni,
+    .q8_0_offset = 128,
+    .q4_0_offset = 8,
+    .quant_matvec = QuantMatVec,
+    .quant_gemm = QuantGemm,
+    .gemm_scratch_bytes = GemmScratchBytes,
+    .float_matmul = FloatMatMul,
+};
+
+}  // namespace
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+const CpuKernels* Avx512VnniKernels() { return &kAvx512Kernels; }
+#else
+const CpuKernels* Avx512VnniKernels() { return nullptr; }
+#endif  // TESSERA_AVX512_KERNELS
+
+}  // namespace tessera::kernels

@@ -1,0 +1,108 @@
+// The per-ISA inner kernels of the CPU backend: dot products of weight rows
+// in an execution format (F32, F16, Q8_0, Q4_0; GGUF block layouts) with
+// activation rows, selected once at run time.
+//
+// ISAs (best first): AVX-512 with VNNI, AVX2 (x86-64; compiled with target
+// attributes so a portable build still has them, chosen by CPUID), NEON with
+// or without the dot-product extension (AArch64; compiled only there), and a
+// scalar fallback available everywhere. Integer formats take activations
+// quantised to 8-bit blocks (QuantizedRows); float formats take F32 rows.
+//
+// All kernels are pure functions over caller-provided memory and may run
+// concurrently on disjoint output ranges.
+#ifndef TESSERA_KERNELS_CPU_OPS_KERNELS_H_
+#define TESSERA_KERNELS_CPU_OPS_KERNELS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "model/ggml_types.h"
+
+namespace tessera::kernels {
+
+using model::GgmlType;
+
+enum class CpuIsa { kScalar, kAvx2, kAvx512Vnni, kNeon, kNeonDotProd, kBest };
+
+const char* IsaName(CpuIsa isa);  // "scalar", "avx2", "avx512-vnni", ...
+// Parses an IsaName() or "best". InvalidArgument otherwise.
+absl::StatusOr<CpuIsa> ParseIsa(absl::string_view name);
+// The best ISA that is both compiled in and supported by this CPU.
+CpuIsa DetectBestIsa();
+// Whether `isa` is compiled in and runnable here (kBest always is).
+bool IsaAvailable(CpuIsa isa);
+
+// A weight matrix in its execution format: `rows` rows of `cols` values,
+// each row `row_bytes` long (a whole number of blocks), row-major.
+struct MatrixRef {
+  GgmlType format = GgmlType::kF32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t row_bytes = 0;
+  const uint8_t* data = nullptr;
+};
+
+// Activation rows quantised Q8_0-style for integer dot products: each block
+// of 32 values x is stored as int8 q = round(x / d) with d = max|x| / 127.
+// For kernels that multiply unsigned weight bytes u = w + offset with these
+// signed values, the corrections -offset * (sum of q) are precomputed per
+// block and per group of 4 values so sum(w*q) = sum(u*q) + correction.
+// Arrays are row-major; rows are `cols` (qs), `blocks` (scales, block_corr)
+// and cols/4 (quad_corr) apart.
+struct QuantizedRows {
+  int64_t rows = 0;
+  int64_t cols = 0;    // multiple of 32
+  int64_t blocks = 0;  // cols / 32
+  int32_t offset = 0;
+  const int8_t* qs = nullptr;
+  const float* scales = nullptr;
+  const int32_t* block_corr = nullptr;
+  const int32_t* quad_corr = nullptr;
+};
+
+// Output convention of every kernel: for weight rows r in [r0, r1) and
+// activation rows n, y[n * y_stride + r] = dot(W[r], x[n]), or += when
+// `accumulate` (a fused residual add).
+struct CpuKernels {
+  CpuIsa isa;
+  // The `offset` this ISA wants in QuantizedRows for Q8_0 / Q4_0 weights.
+  int32_t q8_0_offset;
+  int32_t q4_0_offset;
+  // Integer formats, one pass over the weights for up to kMaxMatVecRows
+  // activation rows (decode). REQUIRES: x.rows <= kMaxMatVecRows.
+  void (*quant_matvec)(const MatrixRef& w, int64_t r0, int64_t r1,
+                       const QuantizedRows& x, float* y, int64_t y_stride,
+                       bool accumulate);
+  // Integer formats, many activation rows (prefill): weights are repacked
+  // panel by panel into `scratch` (gemm_scratch_bytes(cols) bytes, 64-byte
+  // aligned) and reused across all activation rows. nullptr when the ISA
+  // has no such kernel (callers then use quant_matvec).
+  // REQUIRES: r0 is a multiple of kGemmPanelRows.
+  void (*quant_gemm)(const MatrixRef& w, int64_t r0, int64_t r1,
+                     const QuantizedRows& x, float* y, int64_t y_stride,
+                     bool accumulate, uint8_t* scratch);
+  int64_t (*gemm_scratch_bytes)(int64_t cols);
+  // F32 / F16 weights with F32 activations (x: n rows, x_stride apart).
+  void (*float_matmul)(const MatrixRef& w, int64_t r0, int64_t r1,
+                       const float* x, int64_t n, int64_t x_stride, float* y,
+                       int64_t y_stride, bool accumulate);
+};
+
+inline constexpr int64_t kMaxMatVecRows = 4;
+inline constexpr int64_t kGemmPanelRows = 16;
+
+// The kernel table of `isa` (kBest: DetectBestIsa()).
+// REQUIRES: IsaAvailable(isa).
+const CpuKernels& GetCpuKernels(CpuIsa isa);
+
+// Per-ISA tables, defined by the kernel files (nullptr when not compiled).
+const CpuKernels* ScalarKernels();
+const CpuKernels* Avx2Kernels();
+const CpuKernels* Avx512VnniKernels();
+const CpuKernels* NeonKernels();
+
+}  // namespace tessera::kernels
+
+#endif  // TESSERA_KERNELS_CPU_OPS_KERNELS_H_

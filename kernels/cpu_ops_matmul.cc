@@ -1,0 +1,114 @@
+#include "kernels/cpu_ops_matmul.h"
+
+#include <algorithm>
+
+#include "common/logging.h"
+
+namespace tessera::kernels {
+namespace {
+
+// Batches with at least this many rows use the repacking gemm kernel; below
+// it, one streaming pass per kMaxMatVecRows rows reads the weights fewer
+// times than repacking costs.
+constexpr int64_t kGemmMinRows = 8;
+// Work items per thread: enough for dynamic balancing on a noisy machine,
+// few enough that each item streams a long contiguous stretch of weights.
+constexpr int64_t kItemsPerThread = 6;
+
+bool IsQuantized(GgmlType format) {
+  return format == GgmlType::kQ8_0 || format == GgmlType::kQ4_0;
+}
+
+// Rows [n0, n0 + rows) of `q`.
+QuantizedRows SliceRows(const QuantizedRows& q, int64_t n0, int64_t rows) {
+  QuantizedRows s = q;
+  s.rows = rows;
+  s.qs += n0 * q.cols;
+  s.scales += n0 * q.blocks;
+  s.block_corr += n0 * q.blocks;
+  s.quad_corr += n0 * (q.cols / 4);
+  return s;
+}
+
+}  // namespace
+
+MatMulRunner::MatMulRunner(const CpuKernels& kernels, ThreadPool& pool)
+    : kernels_(kernels), pool_(pool), panels_(pool.num_threads()) {}
+
+int64_t MatMulRunner::scratch_bytes() const {
+  int64_t total = 0;
+  for (const AlignedBuffer& b : panels_) total += b.capacity();
+  return total;
+}
+
+void MatMulRunner::PlanItems(absl::Span<const MatMulJob> jobs, bool gemm) {
+  int64_t total_rows = 0;
+  for (const MatMulJob& job : jobs) total_rows += job.w.rows;
+  const int64_t target = kItemsPerThread * pool_.num_threads();
+  int64_t chunk = (total_rows + target - 1) / target;
+  chunk = std::max<int64_t>(kGemmPanelRows,
+                            (chunk + kGemmPanelRows - 1) / kGemmPanelRows *
+                                kGemmPanelRows);
+  items_.clear();
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    for (int64_t r = 0; r < jobs[j].w.rows; r += chunk) {
+      items_.push_back({static_cast<int>(j), r,
+                        std::min(jobs[j].w.rows, r + chunk)});
+    }
+  }
+}
+
+void MatMulRunner::RunItem(const MatMulJob& job, const WorkItem& item,
+                           const float* x, int64_t n, int64_t x_stride,
+                           bool gemm, int thread) {
+  const MatrixRef& w = job.w;
+  if (!IsQuantized(w.format)) {
+    kernels_.float_matmul(w, item.r0, item.r1, x, n, x_stride, job.y,
+                          job.y_stride, job.accumulate);
+    return;
+  }
+  const QuantizedRows& q = w.format == GgmlType::kQ4_0 ? q4_0_rows_.rows()
+                                                       : q8_0_rows_.rows();
+  if (gemm) {
+    uint8_t* panel = panels_[thread].Reserve(kernels_.gemm_scratch_bytes(w.cols));
+    kernels_.quant_gemm(w, item.r0, item.r1, q, job.y, job.y_stride,
+                        job.accumulate, panel);
+    return;
+  }
+  for (int64_t n0 = 0; n0 < n; n0 += kMaxMatVecRows) {
+    const int64_t rows = std::min(kMaxMatVecRows, n - n0);
+    kernels_.quant_matvec(w, item.r0, item.r1, SliceRows(q, n0, rows),
+                          job.y + n0 * job.y_stride, job.y_stride,
+                          job.accumulate);
+  }
+}
+
+void MatMulRunner::Run(absl::Span<const MatMulJob> jobs, const float* x,
+                       int64_t n, int64_t x_stride) {
+  if (jobs.empty() || n <= 0) return;
+  const int64_t cols = jobs[0].w.cols;
+  bool need_q8 = false, need_q4 = false;
+  for (const MatMulJob& job : jobs) {
+    CHECK(job.w.cols == cols) << "jobs of one MatMulRunner::Run share the input";
+    need_q8 |= job.w.format == GgmlType::kQ8_0;
+    need_q4 |= job.w.format == GgmlType::kQ4_0;
+  }
+  if (need_q8) {
+    q8_0_rows_.Quantize(x, n, cols, x_stride, kernels_.q8_0_offset, &pool_);
+  }
+  if (need_q4) {
+    q4_0_rows_.Quantize(x, n, cols, x_stride, kernels_.q4_0_offset, &pool_);
+  }
+  const bool gemm = kernels_.quant_gemm != nullptr && n >= kGemmMinRows;
+  PlanItems(jobs, gemm);
+  pool_.ParallelFor(static_cast<int64_t>(items_.size()), 1,
+                    [&](int64_t begin, int64_t end, int thread) {
+                      for (int64_t i = begin; i < end; ++i) {
+                        const WorkItem& item = items_[i];
+                        RunItem(jobs[item.job], item, x, n, x_stride, gemm,
+                                thread);
+                      }
+                    });
+}
+
+}  // namespace tessera::kernels

@@ -1,0 +1,115 @@
+// matvec_q4_0.cl: y = W x for Q4_0 weights (decode and prefill), and the
+// embedding lookup from a Q4_0 table.
+//
+// Device layout (split at upload from GGUF's interleaved 18-byte blocks):
+//   wq: rows * cols/2 bytes, 16 per block, exactly GGUF's qs[16]: element
+//       j < 16 of a block is the low nibble of qs[j], element j+16 the high one
+//   wd: rows * cols/32 fp16 scales               (value = wd[block] * (q - 8))
+// Trade-offs:
+//   * Struct-of-arrays: each block's 16 quant bytes are one aligned 16-byte
+//     vector load; the nibble order of GGUF is kept, so the low nibbles pair
+//     with x[0..15] and the high ones with x[16..31] without any shuffle.
+//   * Float activations (see matvec_q8_0.cl): exact against dequantised
+//     weights, no int8 dot-product extension needed.
+//   * Lanes, token tiles, per-block scaling and scales loaded four at a time
+//     as in matvec_q8_0.cl.
+//   * Unpacking nibbles costs as much arithmetic per block as Q8_0 for half
+//     the bytes: on CPU devices Q4_0 decode is compute-bound (about 60% of
+//     the bandwidth roofline on PoCL) where Q8_0 reaches about 80%.
+
+// The 16 quant bytes of block b (loaded as a uint4, see q8_0_quants).
+ALWAYS_INLINE uchar16 q4_0_bytes(__global const uchar* qrow, int b) {
+  return as_uchar16(vload4(b, (__global const uint*)qrow));
+}
+
+// Partial dot of one block (32 weights) with 32 activations at xb.
+ALWAYS_INLINE float16 q4_0_block(__global const uchar* qrow, int b,
+                                 __global const float* xb) {
+  const uchar16 qs = q4_0_bytes(qrow, b);
+  const float16 lo = convert_float16(qs & (uchar16)(0x0F)) - 8.0f;
+  const float16 hi = convert_float16(qs >> (uchar16)(4)) - 8.0f;
+  return lo * vload16(2 * b, xb) + hi * vload16(2 * b + 1, xb);
+}
+
+// Blocks 4g..4g+3 scaled by their four scales `d`.
+ALWAYS_INLINE float16 q4_0_group(__global const uchar* qrow, int g, float4 d,
+                                 __global const float* xb) {
+  const int b = 4 * g;
+  return q4_0_block(qrow, b, xb) * d.x + q4_0_block(qrow, b + 1, xb) * d.y +
+         q4_0_block(qrow, b + 2, xb) * d.z + q4_0_block(qrow, b + 3, xb) * d.w;
+}
+
+__kernel void matvec_q4_0(__global const uchar* wq, __global const half* wd,
+                          int cols, int rows, __global const float* x,
+                          int x_stride, __global float* y, int y_stride,
+                          int y_offset, int n_tokens, __local float* scratch) {
+  const int row = get_global_id(1);
+  float16 acc = (float16)(0.0f);
+  if (row < rows) {
+    const int nb = cols / 32;
+    __global const uchar* qrow = wq + (size_t)row * (cols / 2);
+    __global const half* drow = wd + (size_t)row * nb;
+    for (int g = LANE_ID; g < nb / 4; g += LANE_COUNT) {
+      acc += q4_0_group(qrow, g, vload_half4(g, drow), x);
+    }
+    for (int b = nb / 4 * 4 + LANE_ID; b < nb; b += LANE_COUNT) {
+      acc += q4_0_block(qrow, b, x) * vload_half(b, drow);
+    }
+  }
+  const float sum = reduce_sum_lanes(scratch, hsum16(acc));
+  if (LANE_ID == 0 && row < rows) y[y_offset + row] = sum;
+}
+
+// Adds block b of the row (scale d) times each token's activations.
+#define Q4_0_TILE_BLOCK(b, d)                                                \
+  do {                                                                       \
+    const uchar16 qs = q4_0_bytes(qrow, (b));                                \
+    const float16 lo = (convert_float16(qs & (uchar16)(0x0F)) - 8.0f) * (d); \
+    const float16 hi = (convert_float16(qs >> (uchar16)(4)) - 8.0f) * (d);   \
+    acc0 += lo * vload16(2 * (b), x0) + hi * vload16(2 * (b) + 1, x0);       \
+    acc1 += lo * vload16(2 * (b), x1) + hi * vload16(2 * (b) + 1, x1);       \
+    acc2 += lo * vload16(2 * (b), x2) + hi * vload16(2 * (b) + 1, x2);       \
+    acc3 += lo * vload16(2 * (b), x3) + hi * vload16(2 * (b) + 1, x3);       \
+  } while (0)
+
+__kernel void matmul_q4_0(__global const uchar* wq, __global const half* wd,
+                          int cols, int rows, __global const float* x,
+                          int x_stride, __global float* y, int y_stride,
+                          int y_offset, int n_tokens, __local float* scratch) {
+  const int row = get_global_id(1);
+  const int t0 = get_global_id(2) * TOKEN_TILE;
+  TILE_INPUTS(x, x_stride, t0, n_tokens);
+  float16 acc0 = (float16)(0.0f), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  if (row < rows) {
+    const int nb = cols / 32;
+    __global const uchar* qrow = wq + (size_t)row * (cols / 2);
+    __global const half* drow = wd + (size_t)row * nb;
+    for (int g = LANE_ID; g < nb / 4; g += LANE_COUNT) {
+      const float4 d = vload_half4(g, drow);
+      Q4_0_TILE_BLOCK(4 * g, d.x);
+      Q4_0_TILE_BLOCK(4 * g + 1, d.y);
+      Q4_0_TILE_BLOCK(4 * g + 2, d.z);
+      Q4_0_TILE_BLOCK(4 * g + 3, d.w);
+    }
+    for (int b = nb / 4 * 4 + LANE_ID; b < nb; b += LANE_COUNT) {
+      Q4_0_TILE_BLOCK(b, vload_half(b, drow));
+    }
+  }
+  store_tile(scratch, hsum16(acc0), hsum16(acc1), hsum16(acc2), hsum16(acc3), y,
+             y_stride, y_offset + row, row < rows, t0, n_tokens);
+}
+
+// Embedding rows, as get_rows_q8_0. Global size: (cols, n_rows).
+__kernel void get_rows_q4_0(__global const uchar* wq, __global const half* wd,
+                            int cols, int row_begin, int row_count,
+                            __global const int* tokens, __global float* out) {
+  const int c = get_global_id(0);
+  const int r = get_global_id(1);
+  const int local_row = tokens[r] - row_begin;
+  if (c >= cols || local_row < 0 || local_row >= row_count) return;
+  const size_t block = ((size_t)local_row * cols + c) / 32;
+  const int j = c % 32;
+  const uchar byte = wq[block * 16 + (j % 16)];
+  const int q = j < 16 ? (byte & 0x0F) : (byte >> 4);
+  out[(size_t)r * cols + c] = vload_half(block, wd) * (float)(q - 8);
+}

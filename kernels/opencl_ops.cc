@@ -1,0 +1,218 @@
+#include "kernels/opencl_ops.h"
+
+#include <cmath>
+
+#include "common/status_macros.h"
+
+namespace tessera::kernels {
+namespace {
+
+using model::GgmlType;
+
+size_t RoundUp(int64_t value, size_t multiple) {
+  const size_t v = static_cast<size_t>(value);
+  return (v + multiple - 1) / multiple * multiple;
+}
+
+int32_t I32(int64_t v) { return static_cast<int32_t>(v); }
+
+}  // namespace
+
+absl::StatusOr<OpenClOps> OpenClOps::Create(OpenClKernels* kernels) {
+  OpenClOps ops(kernels);
+  struct Entry {
+    FormatKernels* target;
+    const char* suffix;
+  };
+  const Entry formats[] = {{&ops.f32_, "f32"},
+                           {&ops.f16_, "f16"},
+                           {&ops.q8_0_, "q8_0"},
+                           {&ops.q4_0_, "q4_0"}};
+  for (const Entry& e : formats) {
+    TESSERA_ASSIGN_OR_RETURN(e.target->matvec,
+                             kernels->Get(absl::StrCat("matvec_", e.suffix)));
+    TESSERA_ASSIGN_OR_RETURN(e.target->matmul,
+                             kernels->Get(absl::StrCat("matmul_", e.suffix)));
+    TESSERA_ASSIGN_OR_RETURN(e.target->get_rows,
+                             kernels->Get(absl::StrCat("get_rows_", e.suffix)));
+  }
+  TESSERA_ASSIGN_OR_RETURN(ops.rmsnorm_, kernels->Get("rmsnorm"));
+  TESSERA_ASSIGN_OR_RETURN(ops.rmsnorm_gather_, kernels->Get("rmsnorm_gather"));
+  TESSERA_ASSIGN_OR_RETURN(ops.rope_store_, kernels->Get("rope_store"));
+  TESSERA_ASSIGN_OR_RETURN(ops.attention_, kernels->Get("attention"));
+  TESSERA_ASSIGN_OR_RETURN(ops.silu_mul_, kernels->Get("silu_mul"));
+  TESSERA_ASSIGN_OR_RETURN(ops.add_rmsnorm_, kernels->Get("add_rmsnorm"));
+  TESSERA_ASSIGN_OR_RETURN(ops.add_rows_, kernels->Get("add_rows"));
+  return ops;
+}
+
+const OpenClOps::FormatKernels* OpenClOps::ForFormat(GgmlType format) const {
+  switch (format) {
+    case GgmlType::kF32:
+      return &f32_;
+    case GgmlType::kF16:
+      return &f16_;
+    case GgmlType::kQ8_0:
+      return &q8_0_;
+    case GgmlType::kQ4_0:
+      return &q4_0_;
+    default:
+      return nullptr;
+  }
+}
+
+absl::Status OpenClOps::MatMul(const DeviceMatrix& w, cl_mem x,
+                               int64_t x_stride, int64_t n_tokens, cl_mem y,
+                               int64_t y_stride) {
+  const FormatKernels* fk = ForFormat(w.format);
+  if (fk == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(w.name, ": no kernel for ", model::TypeName(w.format)));
+  }
+  const int tile = n_tokens == 1 ? 1 : kTokenTile;
+  const KernelInfo& k = n_tokens == 1 ? *fk->matvec : *fk->matmul;
+  const bool quantized =
+      w.format == GgmlType::kQ8_0 || w.format == GgmlType::kQ4_0;
+  const LocalBytes scratch{k.lanes * k.rows_per_group * sizeof(float)};
+  for (const DeviceMatrixChunk& chunk : w.chunks) {
+    if (quantized) {
+      TESSERA_RETURN_IF_ERROR(OpenClKernels::SetArgs(
+          k, chunk.data.get(), chunk.scales.get(), I32(w.cols), I32(chunk.rows),
+          x, I32(x_stride), y, I32(y_stride), I32(chunk.row_begin),
+          I32(n_tokens), scratch));
+    } else {
+      TESSERA_RETURN_IF_ERROR(OpenClKernels::SetArgs(
+          k, chunk.data.get(), I32(w.cols), I32(chunk.rows), x, I32(x_stride),
+          y, I32(y_stride), I32(chunk.row_begin), I32(n_tokens), scratch));
+    }
+    const size_t global[3] = {
+        k.lanes, RoundUp(chunk.rows, k.rows_per_group),
+        static_cast<size_t>((n_tokens + tile - 1) / tile)};
+    const size_t local[3] = {k.lanes, k.rows_per_group, 1};
+    TESSERA_RETURN_IF_ERROR(kernels_->Enqueue(k, 3, global, local));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OpenClOps::RmsNorm(cl_mem x, cl_mem weight, cl_mem out,
+                                int64_t dim, float eps, int64_t n_rows) {
+  const KernelInfo& k = *rmsnorm_;
+  TESSERA_RETURN_IF_ERROR(OpenClKernels::SetArgs(
+      k, x, weight, out, I32(dim), eps, LocalBytes{k.lanes * sizeof(float)}));
+  const size_t global[2] = {k.lanes, static_cast<size_t>(n_rows)};
+  const size_t local[2] = {k.lanes, 1};
+  return kernels_->Enqueue(k, 2, global, local);
+}
+
+absl::Status OpenClOps::AddRmsNorm(cl_mem x, cl_mem delta, cl_mem weight,
+                                   cl_mem out, int64_t dim, float eps,
+                                   int64_t n_rows) {
+  const KernelInfo& k = *add_rmsnorm_;
+  TESSERA_RETURN_IF_ERROR(
+      OpenClKernels::SetArgs(k, x, delta, weight, out, I32(dim), eps,
+                             LocalBytes{k.lanes * sizeof(float)}));
+  const size_t global[2] = {k.lanes, static_cast<size_t>(n_rows)};
+  const size_t local[2] = {k.lanes, 1};
+  return kernels_->Enqueue(k, 2, global, local);
+}
+
+absl::Status OpenClOps::Add(cl_mem x, cl_mem delta, int64_t n) {
+  const KernelInfo& k = *add_rows_;
+  TESSERA_RETURN_IF_ERROR(OpenClKernels::SetArgs(k, x, delta, I32(n)));
+  const size_t group = std::min(k.items, RoundUp(n, 1));
+  const size_t global[1] = {RoundUp(n, group)};
+  const size_t local[1] = {group};
+  return kernels_->Enqueue(k, 1, global, local);
+}
+
+absl::Status OpenClOps::RmsNormGather(cl_mem x, cl_mem rows, cl_mem weight,
+                                      cl_mem out, int64_t dim, float eps,
+                                      int64_t n_rows) {
+  const KernelInfo& k = *rmsnorm_gather_;
+  TESSERA_RETURN_IF_ERROR(
+      OpenClKernels::SetArgs(k, x, rows, weight, out, I32(dim), eps,
+                             LocalBytes{k.lanes * sizeof(float)}));
+  const size_t global[2] = {k.lanes, static_cast<size_t>(n_rows)};
+  const size_t local[2] = {k.lanes, 1};
+  return kernels_->Enqueue(k, 2, global, local);
+}
+
+absl::Status OpenClOps::RopeStore(const HeadShape& shape, cl_mem qkv,
+                                  int64_t row_begin, int64_t n_rows,
+                                  int64_t pos0, cl_mem rope, cl_mem bias,
+                                  cl_mem k_cache, cl_mem v_cache) {
+  const KernelInfo& k = *rope_store_;
+  TESSERA_RETURN_IF_ERROR(OpenClKernels::SetArgs(
+      k, qkv, I32(shape.qkv_dim()), I32(row_begin), I32(pos0),
+      I32(shape.n_heads), I32(shape.n_kv_heads), I32(shape.head_dim),
+      I32(shape.rope_dim), I32(shape.neox ? 1 : 0), rope,
+      bias != nullptr ? bias : qkv, I32(bias != nullptr ? 1 : 0), k_cache,
+      v_cache));
+  const size_t pairs = static_cast<size_t>(shape.head_dim / 2);
+  const size_t group = std::min(k.items, RoundUp(pairs, 1));
+  const size_t global[3] = {
+      RoundUp(pairs, group),
+      static_cast<size_t>(shape.n_heads + 2 * shape.n_kv_heads),
+      static_cast<size_t>(n_rows)};
+  const size_t local[3] = {group, 1, 1};
+  return kernels_->Enqueue(k, 3, global, local);
+}
+
+absl::Status OpenClOps::Attention(const HeadShape& shape, cl_mem qkv,
+                                  int64_t row_begin, int64_t n_rows,
+                                  int64_t pos0, cl_mem k_cache, cl_mem v_cache,
+                                  cl_mem scores, int64_t scores_stride,
+                                  cl_mem out) {
+  const KernelInfo& k = *attention_;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
+  TESSERA_RETURN_IF_ERROR(OpenClKernels::SetArgs(
+      k, qkv, I32(shape.qkv_dim()), I32(row_begin), I32(pos0), k_cache, v_cache,
+      I32(shape.n_heads), I32(shape.n_kv_heads), I32(shape.head_dim), scale,
+      scores, I32(scores_stride), out, I32(shape.dim()),
+      LocalBytes{k.lanes * sizeof(float)}));
+  const size_t global[3] = {k.lanes, static_cast<size_t>(shape.n_heads),
+                            static_cast<size_t>(n_rows)};
+  const size_t local[3] = {k.lanes, 1, 1};
+  return kernels_->Enqueue(k, 3, global, local);
+}
+
+absl::Status OpenClOps::SiluMul(cl_mem gu, cl_mem out, int64_t ffn,
+                                int64_t n_rows) {
+  const KernelInfo& k = *silu_mul_;
+  TESSERA_RETURN_IF_ERROR(OpenClKernels::SetArgs(k, gu, out, I32(ffn)));
+  const size_t group = std::min(k.items, RoundUp(ffn, 1));
+  const size_t global[2] = {RoundUp(ffn, group), static_cast<size_t>(n_rows)};
+  const size_t local[2] = {group, 1};
+  return kernels_->Enqueue(k, 2, global, local);
+}
+
+absl::Status OpenClOps::GetRows(const DeviceMatrix& table, cl_mem tokens,
+                                int64_t n_rows, cl_mem out) {
+  const FormatKernels* fk = ForFormat(table.format);
+  if (fk == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        table.name, ": no kernel for ", model::TypeName(table.format)));
+  }
+  const KernelInfo& k = *fk->get_rows;
+  const bool quantized =
+      table.format == GgmlType::kQ8_0 || table.format == GgmlType::kQ4_0;
+  const size_t group = std::min(k.items, RoundUp(table.cols, 1));
+  for (const DeviceMatrixChunk& chunk : table.chunks) {
+    if (quantized) {
+      TESSERA_RETURN_IF_ERROR(OpenClKernels::SetArgs(
+          k, chunk.data.get(), chunk.scales.get(), I32(table.cols),
+          I32(chunk.row_begin), I32(chunk.rows), tokens, out));
+    } else {
+      TESSERA_RETURN_IF_ERROR(OpenClKernels::SetArgs(
+          k, chunk.data.get(), I32(table.cols), I32(chunk.row_begin),
+          I32(chunk.rows), tokens, out));
+    }
+    const size_t global[2] = {RoundUp(table.cols, group),
+                              static_cast<size_t>(n_rows)};
+    const size_t local[2] = {group, 1};
+    TESSERA_RETURN_IF_ERROR(kernels_->Enqueue(k, 2, global, local));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tessera::kernels
