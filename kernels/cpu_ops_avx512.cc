@@ -51,7 +51,7 @@ constexpr int64_t kQ4_0Bytes = 18;
 // Repacked panel block: 16 float scales, then 8 quads x 16 rows x 4 bytes.
 constexpr int64_t kPanelBlockBytes = 64 + 8 * 64;
 // How many rows ahead the decode kernel prefetches.
-static const int64_t kPrefetchRows = getenv("PFROWS") ? atoi(getenv("PFROWS")) : 4;
+static const int64_t kPrefetchBytes = getenv("PFB") ? atoi(getenv("PFB")) : 4096;
 static const bool kUsePf = getenv("NOPF") == nullptr;
 
 inline uint32_t LoadU16(const uint8_t* p) {
@@ -112,6 +112,9 @@ void MatVecTile(const MatrixRef& w, int64_t r, const QuantizedRows& x,
   const int64_t quads = x.cols / 4;
   const __m512i halves = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0,
                                           0, 0, 0, 0);
+  const int64_t ahead =
+      std::max<int64_t>(NR, (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes) *
+      w.row_bytes;
   const uint8_t* row[NR];
   __m512 acc[NR][NA];
   for (int i = 0; i < NR; ++i) {
@@ -132,8 +135,7 @@ void MatVecTile(const MatrixRef& w, int64_t r, const QuantizedRows& x,
       const uint8_t* blk = row[i] + b * kBytes;
       // The hardware prefetcher restarts on every short row; keep the next
       // tile's rows (contiguous after these) streaming in.
-      if (kUsePf) _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchRows * w.row_bytes),
-                   _MM_HINT_T0);
+      if (kUsePf) _mm_prefetch(reinterpret_cast<const char*>(blk + ahead), _MM_HINT_T0);
       const __m512i u = LoadBlockPair<kQ4>(blk);
       const __m128 dw = _mm_cvtph_ps(
           _mm_cvtsi32_si128(LoadU16(blk) | (LoadU16(blk + kBytes) << 16)));
@@ -331,6 +333,10 @@ void FloatTile(const MatrixRef& w, int64_t r, const float* x, int64_t x_stride,
   for (int i = 0; i < NW; ++i) {
     for (int j = 0; j < NX; ++j) acc[i][j] = _mm512_setzero_ps();
   }
+  const int64_t ahead =
+      std::max<int64_t>(NW, (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes) *
+      w.row_bytes;
+  constexpr int64_t kElementBytes = kF16 ? 2 : 4;
   for (int64_t k = 0; k < w.cols; k += 16) {
     const __mmask16 mask =
         w.cols - k >= 16 ? __mmask16{0xffff}
@@ -338,7 +344,10 @@ void FloatTile(const MatrixRef& w, int64_t r, const float* x, int64_t x_stride,
     __m512 xv[NX];
     for (int j = 0; j < NX; ++j) xv[j] = _mm512_maskz_loadu_ps(mask, x + j * x_stride + k);
     for (int i = 0; i < NW; ++i) {
-      const __m512 wv = LoadWeights<kF16>(w.data + (r + i) * w.row_bytes, k, mask);
+      const uint8_t* row = w.data + (r + i) * w.row_bytes;
+      _mm_prefetch(reinterpret_cast<const char*>(row + k * kElementBytes + ahead),
+                   _MM_HINT_T0);
+      const __m512 wv = LoadWeights<kF16>(row, k, mask);
       for (int j = 0; j < NX; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
     }
   }

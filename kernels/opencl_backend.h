@@ -11,7 +11,7 @@
 //
 // Kernels come from kernels/opencl/*.cl (embedded at build time); compiled
 // program binaries are cached on disk, keyed by device name, driver version
-// and source hash, under $TESSERA_CACHE_DIR or ~/.cache/tessera/opencl.
+// and source hash, under $TESSERA_CACHE_DIR/opencl or ~/.cache/tessera/opencl.
 //
 // Forward validates the whole batch and reserves KV space before touching
 // any state, so rejected batches change nothing. A device error during
@@ -44,7 +44,7 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateOpenClBackend(
 
 // Knobs for tests and tools; the defaults are what CreateOpenClBackend uses.
 struct OpenClTuning {
-  // Program binary cache directory; unset: $TESSERA_CACHE_DIR or
+  // Program binary cache directory; unset: $TESSERA_CACHE_DIR/opencl or
   // ~/.cache/tessera/opencl; empty string: no disk cache.
   std::optional<std::string> cache_dir;
   // Largest buffer to allocate; 0: CL_DEVICE_MAX_MEM_ALLOC_SIZE. A smaller

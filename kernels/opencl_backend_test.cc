@@ -2,6 +2,7 @@
 #include "kernels/opencl_backend.h"
 
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -272,6 +273,25 @@ TEST_F(OpenClBackendTest, MultiLaneKernelsMatchTheReference) {
     std::vector<float> got = RunSession(**backend, tokens_, 7);
     EXPECT_LT(Nmse(got, Reference(tokens_, format)), 1e-5);
   }
+}
+
+TEST_F(OpenClBackendTest, CompiledProgramsAreCachedOnDisk) {
+  OpenClTuning tuning;
+  tuning.cache_dir = tessera::testing::TempDir() + "/backend_program_cache";
+  auto first = CreateOpenClBackend(-1, -1, {}, tuning);
+  TESSERA_REQUIRE_OPENCL(first.status());
+  int entries = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(*tuning.cache_dir)) {
+    entries += entry.path().extension() == ".clbin";
+  }
+  EXPECT_EQ(entries, 8);  // one program per kernel family (opencl/*.cl)
+  auto second = CreateOpenClBackend(-1, -1, {}, tuning);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_TRUE((*second)->LoadShard(weights(), FullSpec(GgmlType::kQ8_0)).ok());
+  auto out = (*second)->Forward(TokenBatch(1, 0, tokens_, true));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_LT(Nmse(out->data, Reference(tokens_, GgmlType::kQ8_0)), 1e-5);
 }
 
 TEST_F(OpenClBackendTest, RejectedBatchesChangeNothing) {

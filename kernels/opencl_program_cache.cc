@@ -90,7 +90,7 @@ OpenClProgramCache::OpenClProgramCache(OpenClContext* context, std::string dir)
 
 std::string OpenClProgramCache::DefaultDir() {
   const char* dir = std::getenv("TESSERA_CACHE_DIR");
-  if (dir != nullptr && dir[0] != '\0') return dir;
+  if (dir != nullptr && dir[0] != '\0') return absl::StrCat(dir, "/opencl");
   const char* home = std::getenv("HOME");
   if (home != nullptr && home[0] != '\0') {
     return absl::StrCat(home, "/.cache/tessera/opencl");

@@ -43,8 +43,9 @@ class OpenClProgramCache {
   // `context` must outlive the cache. `dir` empty disables the disk cache.
   OpenClProgramCache(OpenClContext* context, std::string dir);
 
-  // $TESSERA_CACHE_DIR if set and non-empty, else $HOME/.cache/tessera/opencl,
-  // else "" (no cache).
+  // $TESSERA_CACHE_DIR/opencl if TESSERA_CACHE_DIR is set and non-empty
+  // (the root of tessera's caches), else $HOME/.cache/tessera/opencl, else ""
+  // (no cache).
   static std::string DefaultDir();
 
   // A built program for the concatenation of `sources` with `options`.

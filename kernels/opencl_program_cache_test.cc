@@ -1,5 +1,6 @@
 #include "kernels/opencl_program_cache.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -153,6 +154,20 @@ TEST_F(OpenClProgramCacheTest, BadOptionsAreAStatus) {
   ASSERT_FALSE(program.ok());
   EXPECT_TRUE(absl::StartsWith(program.status().message(), "clBuildProgram: "))
       << program.status();
+}
+
+TEST(OpenClProgramCacheDirTest, DefaultDirFollowsTheEnvironment) {
+  const char* saved = std::getenv("TESSERA_CACHE_DIR");
+  const std::string restore = saved == nullptr ? "" : saved;
+  setenv("TESSERA_CACHE_DIR", "/some/cache", 1);
+  EXPECT_EQ(OpenClProgramCache::DefaultDir(), "/some/cache/opencl");
+  unsetenv("TESSERA_CACHE_DIR");
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && home[0] != '\0') {
+    EXPECT_EQ(OpenClProgramCache::DefaultDir(),
+              absl::StrCat(home, "/.cache/tessera/opencl"));
+  }
+  if (saved != nullptr) setenv("TESSERA_CACHE_DIR", restore.c_str(), 1);
 }
 
 TEST(OpenClSourcesTest, EveryKernelFamilyIsEmbeddedWithItsTradeOffs) {

@@ -171,6 +171,38 @@ absl::Status AddKlColumn(const ReferenceModel& exact, const ReferenceModel& quan
 
 }  // namespace
 
+const std::vector<std::string>& DefaultCalibrationPrompts() {
+  static const auto* prompts = new std::vector<std::string>{
+      "Once upon a time, there was a little girl who loved to play outside.",
+      "The old man walked slowly to the market to buy bread and milk.",
+      "Tom found a shiny red ball under the big tree in the park.",
+      "In the morning the sun came up and the birds began to sing.",
+      "She opened the box and saw a small puppy looking back at her.",
+      "The capital of France is Paris, and it is known for its museums.",
+      "Water boils at one hundred degrees Celsius at sea level.",
+      "def add(a, b):\n    return a + b",
+  };
+  return *prompts;
+}
+
+absl::StatusOr<Prompts> TokenizePrompts(const model::Tokenizer& tokenizer,
+                                        const std::vector<std::string>& lines,
+                                        int64_t max_tokens) {
+  if (max_tokens < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("max_tokens must be >= 1, got ",
+                                                   max_tokens));
+  }
+  Prompts out;
+  for (const std::string& line : lines) {
+    if (line.empty()) continue;
+    std::vector<int32_t> ids = tokenizer.Encode(line, tokenizer.add_bos_default());
+    if (static_cast<int64_t>(ids.size()) > max_tokens) ids.resize(max_tokens);
+    if (!ids.empty()) out.push_back(std::move(ids));
+  }
+  if (out.empty()) return absl::InvalidArgumentError("no prompt has any tokens");
+  return out;
+}
+
 double KlDivergence(absl::Span<const float> reference, absl::Span<const float> other) {
   const float max_p = *std::max_element(reference.begin(), reference.end());
   const float max_q = *std::max_element(other.begin(), other.end());

@@ -24,17 +24,29 @@
 #define TESSERA_PARTITIONER_CALIBRATION_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "model/ggml_types.h"
+#include "model/tokenizer.h"
 #include "model/weights.h"
 #include "partitioner/quality.h"
 
 namespace tessera::partitioner {
 
 using Prompts = std::vector<std::vector<int32_t>>;  // token ids
+
+// A few short English prompts, for when no prompt file is given.
+const std::vector<std::string>& DefaultCalibrationPrompts();
+
+// One prompt per non-empty line of `text`, tokenised (with BOS as the
+// vocabulary wants) and cut to `max_tokens`. InvalidArgument when no line
+// has tokens or max_tokens < 1.
+absl::StatusOr<Prompts> TokenizePrompts(const model::Tokenizer& tokenizer,
+                                        const std::vector<std::string>& lines,
+                                        int64_t max_tokens);
 
 // KL(P || Q) in nats between softmax(reference) and softmax(other).
 // REQUIRES: equal, non-zero sizes.

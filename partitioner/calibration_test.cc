@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "model/gguf.h"
 #include "model/model_config.h"
+#include "model/tokenizer.h"
 
 namespace tessera::partitioner {
 namespace {
@@ -75,6 +76,19 @@ TEST_F(CalibrationTest, SensitivityGrowsAsFormatsShrink) {
   EXPECT_EQ(q.cost[2][3], s->kl[2][3]);
 }
 
+TEST_F(CalibrationTest, CachedPrefixMatchesAFullQuantisedPass) {
+  // Calibrate reuses the unquantised hidden states before the layer; a full
+  // pass with only layer 2 in q4_0 must measure the same KL.
+  auto s = Calibrate(weights_, prompts_, {GgmlType::kQ4_0});
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::vector<GgmlType> formats(5, GgmlType::kF32);
+  formats[2] = GgmlType::kQ4_0;
+  auto full = MeasurePlanQuality(weights_, formats, prompts_);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_GT(full->mean_kl, 0.0);
+  EXPECT_NEAR(s->kl[2][0], full->mean_kl, 1e-6 * full->mean_kl + 1e-12);
+}
+
 TEST_F(CalibrationTest, PlanQualityOfTheUnquantisedModelIsPerfect) {
   auto q = MeasurePlanQuality(weights_, std::vector<GgmlType>(5, GgmlType::kF32), prompts_);
   ASSERT_TRUE(q.ok()) << q.status();
@@ -85,6 +99,18 @@ TEST_F(CalibrationTest, PlanQualityOfTheUnquantisedModelIsPerfect) {
   ASSERT_TRUE(q4.ok()) << q4.status();
   EXPECT_GT(q4->mean_kl, 0.0);
   EXPECT_LE(q4->top1_agreement, 1.0);
+}
+
+TEST_F(CalibrationTest, TokenizesPromptLines) {
+  auto tokenizer = model::Tokenizer::FromGguf(*file_);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  auto prompts = TokenizePrompts(**tokenizer, {"Once upon a time", "", "a b c d e f"}, 3);
+  ASSERT_TRUE(prompts.ok()) << prompts.status();
+  ASSERT_EQ(prompts->size(), 2u);
+  EXPECT_EQ((*prompts)[0].size(), 3u);
+  EXPECT_FALSE(TokenizePrompts(**tokenizer, {"", ""}, 8).ok());
+  EXPECT_FALSE(TokenizePrompts(**tokenizer, {"x"}, 0).ok());
+  EXPECT_FALSE(DefaultCalibrationPrompts().empty());
 }
 
 TEST_F(CalibrationTest, RejectsBadPrompts) {

@@ -40,6 +40,33 @@ Scales ComputeScales(const CostGrid& g, CostFn cost) {
   return s;
 }
 
+// sum_l min_{d,f} (c + mu_d b + lambda q) for given multipliers; adds the
+// bytes and quality of each layer's choice to `load` and `quality`.
+// -infinity when no device can hold a layer at all.
+double AssignLayers(const CostGrid& g, CostFn cost, const std::vector<double>& mu,
+                    double lambda, std::vector<double>& load, double& quality) {
+  double value = 0;
+  for (int l = 0; l < g.num_layers(); ++l) {
+    double v_best = kInf, b_best = 0, q_best = 0;
+    int d_best = -1;
+    for (int d = 0; d < g.num_devices(); ++d) {
+      if (Capacity(g, d) <= 0) continue;
+      for (int f = 0; f < g.num_formats(); ++f) {
+        if (!g.supported(d, f)) continue;
+        const double v = (g.*cost)(d, l, f) + mu[d] * g.bytes(l, f) +
+                         lambda * g.quality(l, f);
+        if (v < v_best) v_best = v, d_best = d, b_best = g.bytes(l, f),
+                        q_best = g.quality(l, f);
+      }
+    }
+    if (d_best < 0) return -kInf;
+    value += v_best;
+    load[d_best] += b_best;
+    quality += q_best;
+  }
+  return value;
+}
+
 // max over multipliers of sum_l min_{d,f} (c + mu_d b + lambda q)
 //   - sum_d mu_d cap_d - lambda Q, by projected subgradient ascent.
 double LagrangianSum(const Problem& p, const CostGrid& g, CostFn cost) {
@@ -50,34 +77,16 @@ double LagrangianSum(const Problem& p, const CostGrid& g, CostFn cost) {
   double lambda = 0, best = 0;
   for (int it = 0; it < 200; ++it) {
     std::fill(load.begin(), load.end(), 0.0);
-    double value = 0, quality = 0;
-    for (int l = 0; l < g.num_layers(); ++l) {
-      double v_best = kInf, b_best = 0, q_best = 0;
-      int d_best = -1;
-      for (int d = 0; d < nd; ++d) {
-        if (Capacity(g, d) <= 0) continue;
-        for (int f = 0; f < g.num_formats(); ++f) {
-          if (!g.supported(d, f)) continue;
-          double v = (g.*cost)(d, l, f) + mu[d] * g.bytes(l, f) +
-                     lambda * g.quality(l, f);
-          if (v < v_best) v_best = v, d_best = d, b_best = g.bytes(l, f),
-                          q_best = g.quality(l, f);
-        }
-      }
-      if (d_best < 0) return 0;  // nothing can hold a layer: no plan at all
-      value += v_best;
-      load[d_best] += b_best;
-      quality += q_best;
-    }
+    double quality = 0;
+    double value = AssignLayers(g, cost, mu, lambda, load, quality);
+    if (!std::isfinite(value)) return 0;  // nothing can hold a layer: no plan
     for (int d = 0; d < nd; ++d) value -= mu[d] * Capacity(g, d);
     if (use_q) value -= lambda * p.quality_budget;
     best = std::max(best, value);
     const double step = 1.0 / (it + 1);
-    if (s.bytes > 0) {
-      for (int d = 0; d < nd; ++d) {
-        mu[d] = std::max(0.0, mu[d] + step * s.cost / s.bytes *
-                                          (load[d] - Capacity(g, d)) / s.bytes);
-      }
+    for (int d = 0; d < nd && s.bytes > 0; ++d) {
+      mu[d] = std::max(0.0, mu[d] + step * s.cost / s.bytes *
+                                        (load[d] - Capacity(g, d)) / s.bytes);
     }
     if (use_q && s.quality > 0) {
       lambda = std::max(0.0, lambda + step * s.cost / s.quality *
@@ -116,9 +125,9 @@ double MinLayerBytes(const Problem& p, const CostGrid& g) {
       }
       total += best;
     }
-    return total - lambda * p.quality_budget;
+    return lambda > 0 ? total - lambda * p.quality_budget : total;
   };
-  double best = dual(0);
+  double best = dual(0);  // the smallest formats, whatever their quality
   if (!std::isfinite(p.quality_budget)) return best;
   double lo = 0, hi = 1;
   while (hi < 1e30 && dual(hi) > dual(hi / 2)) hi *= 2;  // bracket the peak

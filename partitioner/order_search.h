@@ -33,13 +33,13 @@ namespace tessera::partitioner {
 struct SearchOptions {
   // Exhaustive order search for clusters of at most this many devices.
   int max_exact_devices = 8;
-  // Stage columns the exhaustive search may build, and labels it may
-  // extend, before giving up (the plan is then not proven optimal).
+  // Stage columns the exhaustive search may build, and label comparisons it
+  // may make, before giving up (the plan is then not proven optimal).
   int64_t max_sequences = 200000;
-  int64_t max_exact_label_work = 2000000;
+  int64_t max_exact_label_work = 400000000;
   // Pareto labels kept per DP state before trimming (see stage_dp.h), in
   // the exhaustive search and in the heuristic one (small: it runs often).
-  size_t max_labels = 256;
+  size_t max_labels = 8192;
   size_t heuristic_max_labels = 12;
   size_t lagrangian_max_labels = 32;  // exhaustive searches inside lagrangian_search.h
   // In the heuristic, a stage's predecessor lies at most this many positions

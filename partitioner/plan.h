@@ -41,7 +41,7 @@ struct Predictions {
 };
 
 struct Plan {
-  std::string method;  // how it was found ("exhaustive order search", ...)
+  std::string method;  // how it was found ("exhaustive search", ...)
   std::vector<Stage> stages;
   Predictions predictions;
   bool optimal = false;       // proven optimal by exhaustive search

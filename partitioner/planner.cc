@@ -36,49 +36,67 @@ void Take(const Candidate& c, Candidate& best) {
   if (c.found && c.objective < best.objective) best = c;
 }
 
+struct Outcome {
+  Candidate best;
+  bool optimal = false;
+  bool trimmed = false;
+  int64_t sequences = 0;
+  double dual_bound = -std::numeric_limits<double>::infinity();
+};
+
+// Lagrangian formats when the quality budget can bind; then, for small
+// clusters, the exact search (unless duality already proved the optimum);
+// for large ones without a quality budget, the heuristic order search.
+Outcome Search(const Problem& problem, const CostGrid& grid,
+               const SearchOptions& options) {
+  const bool small = grid.num_devices() <= options.max_exact_devices;
+  Outcome out;
+  out.best = Seed(problem, grid);
+  if (std::isfinite(problem.quality_budget)) {
+    LagrangianResult lag = LagrangianSearch(problem, grid, options);
+    std::string method = small ? "exhaustive search" : "heuristic search";
+    if (lag.lambda > 0) method += ", Lagrangian formats";
+    Take({lag.found, lag.objective, lag.stages, method}, out.best);
+    out.sequences += lag.sequences;
+    out.trimmed = lag.trimmed;
+    out.dual_bound = lag.dual_bound;
+  }
+  out.optimal = out.best.found && out.dual_bound >= out.best.objective * (1 - 1e-12);
+  SearchResult r;
+  if (small && !out.optimal) {
+    r = ExhaustiveSearch(problem, grid, options, out.best.objective);
+    Take({r.found, r.objective, r.stages, "exhaustive search"}, out.best);
+    out.optimal = r.complete && !r.trimmed;
+  } else if (!small && !std::isfinite(problem.quality_budget)) {
+    r = HeuristicSearch(problem, grid, options, out.best.objective);
+    Take({r.found, r.objective, r.stages, "heuristic search"}, out.best);
+  }
+  out.trimmed = out.trimmed || r.trimmed;
+  out.sequences += r.sequences;
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<Plan> SolvePlan(const Problem& problem,
                                const SearchOptions& options) {
   TESSERA_RETURN_IF_ERROR(ValidateProblem(problem));
   const CostGrid grid = CostGrid::Build(problem);
-  const bool small = grid.num_devices() <= options.max_exact_devices;
-  Candidate best = Seed(problem, grid);
+  Outcome out = Search(problem, grid, options);
+  if (!out.best.found) return DiagnoseNoPlan(problem, grid, options);
   Plan plan;
-  double dual_bound = -std::numeric_limits<double>::infinity();
-  if (std::isfinite(problem.quality_budget)) {
-    LagrangianResult lag = LagrangianSearch(problem, grid, options);
-    std::string method = small ? "exhaustive order search" : "heuristic order search";
-    if (lag.lambda > 0) method += ", formats priced by a Lagrange multiplier";
-    Take({lag.found, lag.objective, lag.stages, method}, best);
-    plan.orders_evaluated += lag.sequences;
-    plan.labels_trimmed = lag.trimmed;
-    dual_bound = lag.dual_bound;
-  }
-  const bool closed = best.found && dual_bound >= best.objective * (1 - 1e-12);
-  if (small && !closed) {
-    SearchResult r = ExhaustiveSearch(problem, grid, options, best.objective);
-    Take({r.found, r.objective, r.stages, "exhaustive order search"}, best);
-    plan.optimal = r.complete && !r.trimmed;
-    plan.labels_trimmed = plan.labels_trimmed || r.trimmed;
-    plan.orders_evaluated += r.sequences;
-  } else if (!small && !std::isfinite(problem.quality_budget)) {
-    SearchResult r = HeuristicSearch(problem, grid, options, best.objective);
-    Take({r.found, r.objective, r.stages, "heuristic order search"}, best);
-    plan.labels_trimmed = plan.labels_trimmed || r.trimmed;
-    plan.orders_evaluated += r.sequences;
-  }
-  if (!best.found) return DiagnoseNoPlan(problem, grid, options);
-  plan.method = best.method;
-  plan.stages = best.stages;
+  plan.method = out.best.method;
+  plan.stages = out.best.stages;
   MarkEnds(plan.stages);
   TESSERA_ASSIGN_OR_RETURN(plan.predictions,
                            Evaluate(problem, grid, plan.stages));
   const double objective = plan.predictions.objective;
-  plan.optimal = plan.optimal || closed;
+  plan.optimal = out.optimal;
+  plan.labels_trimmed = out.trimmed;
+  plan.orders_evaluated = out.sequences;
   plan.lower_bound =
       plan.optimal ? objective
-                   : std::min(objective, std::max(dual_bound,
+                   : std::min(objective, std::max(out.dual_bound,
                                                   ObjectiveLowerBound(problem, grid)));
   return plan;
 }

@@ -109,11 +109,8 @@ CostGrid CostGrid::Build(const Problem& p) {
 
 void CostGrid::BuildLayers(const Problem& p) {
   const CostTable& c = p.costs;
-  const double prompt = static_cast<double>(prompt_tokens_);
-  const double gen = static_cast<double>(gen_tokens_);
-  const double ctx_prefill = (prompt + 1) / 2;
-  const double ctx_decode = prompt + gen / 2;
-  const double kv_tokens = (prompt + gen) * static_cast<double>(requests_);
+  const double kv_tokens = static_cast<double>(prompt_tokens_ + gen_tokens_) *
+                           static_cast<double>(requests_);
   bytes_.resize(static_cast<size_t>(num_layers_) * num_formats_);
   quality_.resize(bytes_.size());
   for (int l = 0; l < num_layers_; ++l) {
@@ -129,30 +126,37 @@ void CostGrid::BuildLayers(const Problem& p) {
   pre_.assign(n, 0);
   supported_.assign(static_cast<size_t>(num_devices_) * num_formats_, false);
   for (int d = 0; d < num_devices_; ++d) {
-    const DeviceProfile& dev = p.cluster.devices[d];
-    const double kv_bw = KvBandwidth(dev);
     for (int f = 0; f < num_formats_; ++f) {
-      auto it = dev.perf.find(c.formats[f]);
-      if (it == dev.perf.end()) continue;
+      auto it = p.cluster.devices[d].perf.find(c.formats[f]);
+      if (it == p.cluster.devices[d].perf.end()) continue;
       supported_[d * num_formats_ + f] = true;
-      const FormatPerf& perf = it->second;
-      for (int l = 0; l < num_layers_; ++l) {
-        const double weights = static_cast<double>(c.layer_weight_bytes[l][f]);
-        const double flops = c.layer_flops_per_token[l];
-        const double attn = c.attn_flops_per_context_token;
-        double pre = std::max(
-            prompt * (flops + attn * ctx_prefill) / perf.prefill_flop_per_s,
-            weights / perf.decode_bytes_per_s);
-        double dec = std::max(
-            (flops + attn * ctx_decode) / perf.prefill_flop_per_s,
-            weights / perf.decode_bytes_per_s +
-                c.kv_bytes_per_token * ctx_decode / kv_bw);
-        size_t i = Index(d, l, f);
-        pre_[i] = 1e3 * pre;
-        dec_[i] = 1e3 * dec;
-        lat_[i] = pre_[i] + (gen - 1) * dec_[i];
-      }
+      FillTimes(p, d, f, it->second);
     }
+  }
+}
+
+void CostGrid::FillTimes(const Problem& p, int d, int f, const FormatPerf& perf) {
+  const CostTable& c = p.costs;
+  const double prompt = static_cast<double>(prompt_tokens_);
+  const double gen = static_cast<double>(gen_tokens_);
+  const double ctx_prefill = (prompt + 1) / 2;
+  const double ctx_decode = prompt + gen / 2;
+  const double kv_bw = KvBandwidth(p.cluster.devices[d]);
+  for (int l = 0; l < num_layers_; ++l) {
+    const double weights = static_cast<double>(c.layer_weight_bytes[l][f]);
+    const double flops = c.layer_flops_per_token[l];
+    const double attn = c.attn_flops_per_context_token;
+    const double pre = std::max(
+        prompt * (flops + attn * ctx_prefill) / perf.prefill_flop_per_s,
+        weights / perf.decode_bytes_per_s);
+    const double dec = std::max(
+        (flops + attn * ctx_decode) / perf.prefill_flop_per_s,
+        weights / perf.decode_bytes_per_s +
+            c.kv_bytes_per_token * ctx_decode / kv_bw);
+    const size_t i = Index(d, l, f);
+    pre_[i] = 1e3 * pre;
+    dec_[i] = 1e3 * dec;
+    lat_[i] = pre_[i] + (gen - 1) * dec_[i];
   }
 }
 

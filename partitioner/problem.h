@@ -123,6 +123,7 @@ class CostGrid {
     return (static_cast<size_t>(d) * num_layers_ + l) * num_formats_ + f;
   }
   void BuildLayers(const Problem& p);
+  void FillTimes(const Problem& p, int d, int f, const FormatPerf& perf);
   void BuildDevices(const Problem& p);
   void BuildLinks(const Problem& p);
 

@@ -9,7 +9,12 @@
 namespace tessera::partitioner {
 namespace {
 
-double GiB(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
+// "1.23 GiB" or, below 1 GiB, "456.7 MiB".
+std::string Size(double bytes) {
+  const double mib = bytes / (1024.0 * 1024.0);
+  return mib < 1024 ? absl::StrFormat("%.1f MiB", mib)
+                    : absl::StrFormat("%.2f GiB", mib / 1024);
+}
 
 std::string Ends(const Stage& s) {
   std::vector<std::string> parts;
@@ -76,22 +81,22 @@ std::string FormatPlanTable(const Problem& p, const Plan& plan) {
       p.cluster.name, ObjectiveName(p.objective), CodecName(p.workload.codec));
   absl::StrAppendFormat(&out, "%-5s %-18s %-8s %-8s %-16s %-28s %s\n", "stage",
                         "device", "backend", "layers", "holds", "formats",
-                        "memory GiB (budget)");
+                        "memory / budget");
   for (size_t i = 0; i < plan.stages.size(); ++i) {
     const Stage& s = plan.stages[i];
     const DeviceProfile& d = p.cluster.devices[s.device];
     absl::StrAppendFormat(
-        &out, "%-5d %-18s %-8s %-8s %-16s %-28s %.2f (%.2f)\n", i, d.name,
+        &out, "%-5d %-18s %-8s %-8s %-16s %-28s %s / %s\n", i, d.name,
         d.backend, absl::StrCat(s.first_layer, "-", s.end_layer - 1), Ends(s),
-        DescribeFormats(s), GiB(plan.predictions.memory_bytes[s.device]),
-        GiB(d.memory_budget_bytes));
+        DescribeFormats(s), Size(plan.predictions.memory_bytes[s.device]),
+        Size(d.memory_budget_bytes));
   }
   return out + PredictionLines(p, plan);
 }
 
 std::string FormatComparison(const Problem& p, const PlanReport& report) {
   std::string out = absl::StrFormat(
-      "%-40s %-34s %9s %9s %10s %9s %9s %5s %9s\n", "plan", "devices",
+      "%-44s %-34s %9s %9s %10s %9s %9s %5s %9s\n", "plan", "devices",
       "TTFT ms", "ms/token", "request ms", "tokens/s", "quality", "fits",
       "objective");
   std::vector<const Plan*> rows = {&report.plan};
@@ -103,7 +108,7 @@ std::string FormatComparison(const Problem& p, const PlanReport& report) {
                           ? "ours"
                           : absl::StrFormat("%+.1f%%", 100.0 * (r.objective / ours - 1));
     std::string method = plan == &report.plan ? "Tessera: " + plan->method : plan->method;
-    absl::StrAppendFormat(&out, "%-40s %-34s %9.1f %9.2f %10.1f %9.1f %9.4g %5s %9s\n",
+    absl::StrAppendFormat(&out, "%-44s %-34s %9.1f %9.2f %10.1f %9.1f %9.4g %5s %9s\n",
                           method, Devices(p, *plan), r.ttft_ms,
                           r.decode_ms_per_token, r.request_latency_ms,
                           r.throughput_tokens_per_s, r.quality_cost,

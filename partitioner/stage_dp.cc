@@ -59,17 +59,15 @@ StageDp::StageDp(const Problem& problem, const CostGrid& grid,
   }
 }
 
-void StageDp::BuildSuffixBounds() {
-  const int n = grid_.num_layers(), nf = grid_.num_formats(), nd = grid_.num_devices();
-  const double inf = std::numeric_limits<double>::infinity();
-  // Multipliers relative to (cheapest total time) / (largest total quality),
-  // so that some of them bind whatever the units.
+void StageDp::ChooseMultipliers() {
+  // Relative to (cheapest total time) / (largest total quality), so that
+  // some of them bind whatever the units.
   double time = 0, quality = 0;
-  for (int l = 0; l < n; ++l) {
-    double t = inf, q = 0;
-    for (int f = 0; f < nf; ++f) {
+  for (int l = 0; l < grid_.num_layers(); ++l) {
+    double t = std::numeric_limits<double>::infinity(), q = 0;
+    for (int f = 0; f < grid_.num_formats(); ++f) {
       q = std::max(q, grid_.quality(l, f));
-      for (int d = 0; d < nd; ++d) {
+      for (int d = 0; d < grid_.num_devices(); ++d) {
         if (grid_.supported(d, f)) t = std::min(t, grid_.lat_ms(d, l, f));
       }
     }
@@ -82,6 +80,12 @@ void StageDp::BuildSuffixBounds() {
       multipliers_.push_back(frac * time / quality);
     }
   }
+}
+
+void StageDp::BuildSuffixBounds() {
+  const int n = grid_.num_layers(), nf = grid_.num_formats(), nd = grid_.num_devices();
+  const double inf = std::numeric_limits<double>::infinity();
+  ChooseMultipliers();
   rest_max_bytes_.assign(n + 1, 0);
   rest_max_q_.assign(n + 1, 0);
   rest_lat_.assign(multipliers_.size(), std::vector<double>(n + 1, 0));
@@ -97,10 +101,9 @@ void StageDp::BuildSuffixBounds() {
     for (size_t j = 0; j < multipliers_.size(); ++j) {
       double lat = inf, dec = inf;
       for (int f = 0; f < nf; ++f) {
-        const double pen = multipliers_[j] * grid_.quality(l, f);
         for (int d = 0; d < nd; ++d) {
           if (!grid_.supported(d, f)) continue;
-          lat = std::min(lat, grid_.lat_ms(d, l, f) + pen);
+          lat = std::min(lat, grid_.lat_ms(d, l, f) + multipliers_[j] * grid_.quality(l, f));
           dec = std::min(dec, grid_.decode_ms(d, l, f));
         }
       }
@@ -207,6 +210,7 @@ bool StageDp::Dominates(const Label& a, const Label& b) {
 void StageDp::Insert(LabelSet& set, const Label& label) {
   // One pass: give up if some label dominates the new one, else drop those
   // it dominates (compacting in place).
+  work_ += static_cast<int64_t>(set.size()) + 1;
   size_t kept = 0;
   for (size_t i = 0; i < set.size(); ++i) {
     if (Dominates(set[i], label)) {
@@ -254,6 +258,7 @@ Label StageDp::Start(const Label& in, int device, bool first) const {
   if (use_dec_) {
     s.dec += dev.overhead_ms;
     s.st = dev.overhead_ms;
+    s.busy = std::max(s.busy, s.st);
   }
   s.mem = grid_.StageFixedBytes(device, first, false);
   return s;
@@ -271,6 +276,7 @@ bool StageDp::Close(const Label& open, int device, bool first, int boundary,
     if (use_dec_) {
       out.dec += dev.head_ms;
       out.st += dev.head_ms;
+      out.busy = std::max(out.busy, out.st);
     }
   }
   out.busy = std::max(out.busy, out.st);
@@ -283,7 +289,6 @@ bool StageDp::Close(const Label& open, int device, bool first, int boundary,
 void StageDp::Advance(const LabelSet& open, int device, int layer,
                       LabelSet& next, StepArena& arena) {
   const double budget = grid_.device(device).budget_bytes;
-  work_ += static_cast<int64_t>(open.size());
   for (const Label& l : open) {
     for (int f = 0; f < grid_.num_formats(); ++f) {
       if (!grid_.supported(device, f)) continue;
@@ -297,6 +302,7 @@ void StageDp::Advance(const LabelSet& open, int device, int layer,
         double dec = grid_.decode_ms(device, layer, f);
         n.dec += dec + pen_dec_ * q;
         n.st += dec;
+        n.busy = std::max(n.busy, n.st);  // see Label::busy
       }
       if (std::isfinite(incumbent_) && LowerBound(n, layer + 1, device) >= incumbent_) {
         continue;

@@ -45,7 +45,10 @@ namespace tessera::partitioner {
 struct Label {
   double lat = 0;   // request latency so far
   double dec = 0;   // decode ms per token so far (one stream)
-  double busy = 0;  // busiest closed stage or link
+  // Busiest stage or link so far, the open stage included: max(closed, st).
+  // The bottleneck of any completion is max(busy, st + more), so keeping st
+  // inside busy loses nothing and lets more labels dominate.
+  double busy = 0;
   double st = 0;    // open stage: decode ms per token
   double mem = 0;   // open stage: bytes
   double q = 0;     // quality cost so far
@@ -104,9 +107,9 @@ class StageDp {
   // The best known value (penalised in Lagrangian mode): labels that cannot
   // beat it are dropped.
   void set_incumbent(double value) { incumbent_ = value; }
-  // Stops extending (ExtendColumn returns partial sets) once this many
-  // candidate labels have been made; exhausted() then says so.
-  void set_work_limit(int64_t candidates) { work_limit_ = candidates; }
+  // Stops extending (ExtendColumn returns partial sets) once this many label
+  // comparisons have been made; exhausted() then says so.
+  void set_work_limit(int64_t comparisons) { work_limit_ = comparisons; }
   bool exhausted() const { return work_ > work_limit_; }
   double incumbent() const { return incumbent_; }
   bool trimmed() const { return trimmed_; }
@@ -118,7 +121,7 @@ class StageDp {
 
  private:
   static bool Dominates(const Label& a, const Label& b);
-  static void Insert(LabelSet& set, const Label& label);
+  void Insert(LabelSet& set, const Label& label);
   void Trim(LabelSet& set, int boundary, int device);
   void SetKeys(Label& l, int boundary, int device) const;
   Label Start(const Label& in, int device, bool first) const;
@@ -127,6 +130,7 @@ class StageDp {
   void Advance(const LabelSet& open, int device, int layer, LabelSet& next,
                StepArena& arena);
 
+  void ChooseMultipliers();
   void BuildSuffixBounds();
   void BuildStageBounds();
   // Fewest further stages that can hold `bytes` (0 for none; -1: impossible).
