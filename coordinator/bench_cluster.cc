@@ -96,9 +96,8 @@ absl::StatusOr<ConcurrentResult> BenchClient::GenerateConcurrently(
   std::vector<std::thread> threads;
   const absl::Time start = absl::Now();
   for (size_t i = 0; i < prompts.size(); ++i) {
-    threads.emplace_back([&, i] {
-      results[i] = Generate(prompts[i], max_new_tokens);
-    });
+    threads.emplace_back(
+        [&, i] { results[i] = Generate(prompts[i], max_new_tokens); });
   }
   for (std::thread& t : threads) t.join();
   ConcurrentResult c;
@@ -114,8 +113,8 @@ absl::StatusOr<ConcurrentResult> BenchClient::GenerateConcurrently(
 
 absl::StatusOr<HopFigures> MeasureHop(const std::string& from,
                                       const std::string& to,
-                                      const std::string& token,
-                                      int round_trips, int64_t payload_bytes) {
+                                      const std::string& token, int round_trips,
+                                      int64_t payload_bytes) {
   auto stub = v1::WorkerService::NewStub(
       worker::MakeChannel(from, grpc::InsecureChannelCredentials()));
   v1::MeasureLinkRequest request;
@@ -139,11 +138,11 @@ namespace {
 // Common words that SentencePiece and BPE vocabularies mostly hold as
 // single tokens, so that word counts map closely to token counts.
 constexpr const char* kWords[] = {
-    "the",   "cat",   "sat",  "on",    "a",     "mat",   "and",  "looked",
-    "at",    "big",   "red",  "ball",  "in",    "garden", "while", "sun",
-    "was",   "warm",  "dog",  "ran",   "to",    "tree",  "with", "small",
-    "bird",  "that",  "sang", "song",  "about", "day",   "when", "little",
-    "girl",  "found", "box",  "of",    "old",   "toys",  "under", "bed"};
+    "the",  "cat",   "sat",  "on",   "a",     "mat",    "and",   "looked",
+    "at",   "big",   "red",  "ball", "in",    "garden", "while", "sun",
+    "was",  "warm",  "dog",  "ran",  "to",    "tree",   "with",  "small",
+    "bird", "that",  "sang", "song", "about", "day",    "when",  "little",
+    "girl", "found", "box",  "of",   "old",   "toys",   "under", "bed"};
 
 std::string Words(int64_t count, uint64_t seed) {
   std::string text;
@@ -153,6 +152,33 @@ std::string Words(int64_t count, uint64_t seed) {
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
     if (i > 0) text += ' ';
     text += kWords[(state >> 33) % kNumWords];
+  }
+  return text;
+}
+
+// Appends words while one takes `text` closer to `tokens` tokens without
+// passing it (a word that is several tokens can leave a gap otherwise).
+std::string FillTo(const model::Tokenizer& tokenizer, std::string text,
+                   int64_t tokens) {
+  auto count = [&](const std::string& t) {
+    return static_cast<int64_t>(
+        tokenizer.Encode(t, tokenizer.add_bos_default()).size());
+  };
+  int64_t have = count(text);
+  while (have < tokens) {
+    std::string best;
+    int64_t best_count = have;
+    for (const char* word : kWords) {
+      const std::string candidate = absl::StrCat(text, " ", word);
+      const int64_t n = count(candidate);
+      if (n > best_count && n <= tokens) {
+        best = candidate;
+        best_count = n;
+      }
+    }
+    if (best.empty()) break;
+    text = std::move(best);
+    have = best_count;
   }
   return text;
 }
@@ -183,7 +209,7 @@ absl::StatusOr<std::string> PromptOfTokens(const model::Tokenizer& tokenizer,
       hi = mid - 1;
     }
   }
-  return Words(lo, seed);
+  return FillTo(tokenizer, Words(lo, seed), tokens);
 }
 
 }  // namespace tessera::coordinator

@@ -81,19 +81,20 @@ class BenchClient {
 
 // The link from worker `from` to worker `to`, measured by `from`.
 struct HopFigures {
-  double round_trip_us = 0;  // median of `round_trips` empty probes
-  double one_way_us = 0;     // round_trip_us / 2
+  double round_trip_us = 0;     // median of `round_trips` empty probes
+  double one_way_us = 0;        // round_trip_us / 2
   double bytes_per_second = 0;  // with `payload_bytes` each way
 };
 absl::StatusOr<HopFigures> MeasureHop(const std::string& from,
                                       const std::string& to,
-                                      const std::string& token,
-                                      int round_trips, int64_t payload_bytes);
+                                      const std::string& token, int round_trips,
+                                      int64_t payload_bytes);
 
 // A text of plain English words (deterministic for `seed`) that `tokenizer`
-// encodes, with its default BOS, into `tokens` tokens, or the nearest count
-// below when no word count hits it exactly. InvalidArgument when `tokens`
-// < 2 or no text of at most `tokens` tokens exists.
+// encodes, with its default BOS, into exactly `tokens` tokens where words
+// can reach it, else into the largest count below it that they reach.
+// InvalidArgument when `tokens` < 2 or no text of at most `tokens` tokens
+// exists.
 absl::StatusOr<std::string> PromptOfTokens(const model::Tokenizer& tokenizer,
                                            int64_t tokens, uint64_t seed);
 

@@ -42,6 +42,7 @@ namespace {
 
 constexpr int64_t kQ8_0Bytes = 34;
 constexpr int64_t kQ4_0Bytes = 18;
+constexpr int64_t kPrefetchBytes = 4096;
 
 inline float LoadHalf(const uint8_t* p) {
   uint16_t v;
@@ -85,12 +86,15 @@ void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
                 bool accumulate) {
   constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
   const int64_t nb = x.blocks;
+  // Rows are short; prefetch ahead so the stream never restarts cold.
+  const int64_t ahead = (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes * w.row_bytes;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w.data + r * w.row_bytes;
     __m256 acc[NA];
     for (int n = 0; n < NA; ++n) acc[n] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = row + b * kBytes;
+      _mm_prefetch(reinterpret_cast<const char*>(blk + ahead), _MM_HINT_T0);
       const float dw = LoadHalf(blk);
       for (int n = 0; n < NA; ++n) {
         const __m256i dot = BlockDot<kQ4>(blk, x.qs + n * x.cols + b * 32,
@@ -155,12 +159,16 @@ inline float ScalarWeight(const uint8_t* row, int64_t k) {
 
 // One weight row x NX activation rows.
 template <bool kF16, int NX>
-void FloatTile(const uint8_t* row, int64_t cols, const float* x,
+void FloatTile(const uint8_t* row, int64_t cols, int64_t row_bytes, const float* x,
                int64_t x_stride, float* out, int64_t y_stride, bool accumulate) {
   __m256 acc[NX];
   for (int j = 0; j < NX; ++j) acc[j] = _mm256_setzero_ps();
+  constexpr int64_t kElementBytes = kF16 ? 2 : 4;
+  const int64_t ahead = (kPrefetchBytes + row_bytes - 1) / row_bytes * row_bytes;
   int64_t k = 0;
   for (; k + 8 <= cols; k += 8) {
+    _mm_prefetch(reinterpret_cast<const char*>(row + k * kElementBytes + ahead),
+                 _MM_HINT_T0);
     const __m256 wv = LoadWeights<kF16>(row, k);
     for (int j = 0; j < NX; ++j) {
       acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + j * x_stride + k), acc[j]);
@@ -182,11 +190,11 @@ void FloatMatMulFormat(const MatrixRef& w, int64_t r0, int64_t r1,
     const uint8_t* row = w.data + r * w.row_bytes;
     int64_t j = 0;
     for (; j + 4 <= n; j += 4) {
-      FloatTile<kF16, 4>(row, w.cols, x + j * x_stride, x_stride,
+      FloatTile<kF16, 4>(row, w.cols, w.row_bytes, x + j * x_stride, x_stride,
                          y + j * y_stride + r, y_stride, accumulate);
     }
     for (; j < n; ++j) {
-      FloatTile<kF16, 1>(row, w.cols, x + j * x_stride, x_stride,
+      FloatTile<kF16, 1>(row, w.cols, w.row_bytes, x + j * x_stride, x_stride,
                          y + j * y_stride + r, y_stride, accumulate);
     }
   }

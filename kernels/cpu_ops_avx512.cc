@@ -52,7 +52,6 @@ constexpr int64_t kQ4_0Bytes = 18;
 constexpr int64_t kPanelBlockBytes = 64 + 8 * 64;
 // How many rows ahead the decode kernel prefetches.
 static const int64_t kPrefetchBytes = getenv("PFB") ? atoi(getenv("PFB")) : 4096;
-static const bool kUsePf = getenv("NOPF") == nullptr;
 
 inline uint32_t LoadU16(const uint8_t* p) {
   uint16_t v;
@@ -135,7 +134,7 @@ void MatVecTile(const MatrixRef& w, int64_t r, const QuantizedRows& x,
       const uint8_t* blk = row[i] + b * kBytes;
       // The hardware prefetcher restarts on every short row; keep the next
       // tile's rows (contiguous after these) streaming in.
-      if (kUsePf) _mm_prefetch(reinterpret_cast<const char*>(blk + ahead), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(blk + ahead), _MM_HINT_T0);
       const __m512i u = LoadBlockPair<kQ4>(blk);
       const __m128 dw = _mm_cvtph_ps(
           _mm_cvtsi32_si128(LoadU16(blk) | (LoadU16(blk + kBytes) << 16)));

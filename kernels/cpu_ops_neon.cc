@@ -20,6 +20,7 @@ namespace {
 
 constexpr int64_t kQ8_0Bytes = 34;
 constexpr int64_t kQ4_0Bytes = 18;
+constexpr int64_t kPrefetchBytes = 4096;
 
 inline float LoadHalf(const uint8_t* p) {
   __fp16 h;
@@ -62,12 +63,15 @@ void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
                 bool accumulate) {
   constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
   const int64_t nb = x.blocks;
+  // Rows are short; prefetch ahead so the stream never restarts cold.
+  const int64_t ahead = (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes * w.row_bytes;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w.data + r * w.row_bytes;
     float32x4_t acc[NA];
     for (int n = 0; n < NA; ++n) acc[n] = vdupq_n_f32(0);
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = row + b * kBytes;
+      __builtin_prefetch(blk + ahead);
       const int8x16x2_t wv = LoadBlock<kQ4>(blk);
       const float dw = LoadHalf(blk);
       for (int n = 0; n < NA; ++n) {
@@ -134,6 +138,7 @@ template <bool kF16>
 void FloatMatMulFormat(const MatrixRef& w, int64_t r0, int64_t r1,
                        const float* x, int64_t n, int64_t x_stride, float* y,
                        int64_t y_stride, bool accumulate) {
+  const int64_t ahead = (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes * w.row_bytes;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w.data + r * w.row_bytes;
     for (int64_t j = 0; j < n; ++j) {
@@ -141,6 +146,7 @@ void FloatMatMulFormat(const MatrixRef& w, int64_t r0, int64_t r1,
       float32x4_t acc0 = vdupq_n_f32(0), acc1 = vdupq_n_f32(0);
       int64_t k = 0;
       for (; k + 8 <= w.cols; k += 8) {
+        __builtin_prefetch(row + (kF16 ? 2 : 4) * k + ahead);
         acc0 = vfmaq_f32(acc0, LoadWeights<kF16>(row, k), vld1q_f32(xj + k));
         acc1 = vfmaq_f32(acc1, LoadWeights<kF16>(row, k + 4), vld1q_f32(xj + k + 4));
       }

@@ -42,6 +42,9 @@ struct SearchOptions {
   size_t max_labels = 8192;
   size_t heuristic_max_labels = 12;
   size_t lagrangian_max_labels = 32;  // exhaustive searches inside lagrangian_search.h
+  // Comparisons the exact-mode pass over the heuristic plan's devices may
+  // spend (it sizes its label sets accordingly).
+  int64_t refine_work = 30000000;
   // In the heuristic, a stage's predecessor lies at most this many positions
   // earlier in the order (devices between them are skipped).
   int heuristic_skip_window = 8;

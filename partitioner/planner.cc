@@ -36,6 +36,21 @@ void Take(const Candidate& c, Candidate& best) {
   if (c.found && c.objective < best.objective) best = c;
 }
 
+// The devices of `stages`, in pipeline order.
+std::vector<int> OrderOf(const std::vector<Stage>& stages) {
+  std::vector<int> order;
+  for (const Stage& s : stages) order.push_back(s.device);
+  return order;
+}
+
+// Labels per state for the refinement: a DP of about
+// positions x layers x formats x labels^2 comparisons within the budget.
+size_t RefineLabels(const SearchOptions& o, const CostGrid& g, size_t positions) {
+  const double cells = static_cast<double>(positions) * g.num_layers() * g.num_formats();
+  const double labels = std::sqrt(static_cast<double>(o.refine_work) / cells);
+  return static_cast<size_t>(std::clamp(labels, 16.0, 1024.0));
+}
+
 struct Outcome {
   Candidate best;
   bool optimal = false;
@@ -70,6 +85,14 @@ Outcome Search(const Problem& problem, const CostGrid& grid,
   } else if (!small && !std::isfinite(problem.quality_budget)) {
     r = HeuristicSearch(problem, grid, options, out.best.objective);
     Take({r.found, r.objective, r.stages, "heuristic search"}, out.best);
+  } else if (!small && out.best.found) {
+    // The Lagrangian plan may leave quality budget unused: the exact DP
+    // over its devices (any subsequence, new boundaries and formats) spends
+    // it.
+    const std::vector<int> order = OrderOf(out.best.stages);
+    r = SolveOrder(problem, grid, order, RefineLabels(options, grid, order.size()),
+                   out.best.objective);
+    Take({r.found, r.objective, r.stages, "heuristic search, exact formats"}, out.best);
   }
   out.trimmed = out.trimmed || r.trimmed;
   out.sequences += r.sequences;
@@ -92,7 +115,7 @@ absl::StatusOr<Plan> SolvePlan(const Problem& problem,
                            Evaluate(problem, grid, plan.stages));
   const double objective = plan.predictions.objective;
   plan.optimal = out.optimal;
-  plan.labels_trimmed = out.trimmed;
+  plan.labels_trimmed = out.trimmed && !out.optimal;  // matters only then
   plan.orders_evaluated = out.sequences;
   plan.lower_bound =
       plan.optimal ? objective

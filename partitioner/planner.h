@@ -3,11 +3,18 @@
 // which contiguous layers each runs and in which format each layer runs, and
 // predicts the result (see problem.h for the time model).
 //
-// Method: clusters of at most SearchOptions::max_exact_devices devices are
-// searched exhaustively over device sequences with the exact StageDp; the
-// result is proven optimal unless the sequence budget ran out or a DP state
-// was trimmed (Plan::optimal says which). Larger clusters use the heuristic
-// order search, and the plan reports a lower bound on the optimum.
+// Method (details in the headers named):
+//  1. The even and memory-proportional splits (baselines.h) seed the search.
+//  2. With a quality budget: Lagrangian pricing of formats, multiplier
+//     bisected until the plan meets the budget (lagrangian_search.h); every
+//     order for small clusters, which also gives a dual lower bound.
+//  3. Clusters of at most SearchOptions::max_exact_devices devices: the
+//     exhaustive search over device sequences with the exact StageDp
+//     (order_search.h, stage_dp.h), pruned by the best plan so far; the plan
+//     is proven optimal unless a work budget ran out or a state was trimmed
+//     (Plan::optimal says which). Larger clusters: the heuristic order search
+//     (or the Lagrangian one), then an exact-formats pass over the chosen
+//     devices; the plan reports a lower bound (lower_bound.h) and its gap.
 //
 // Thread-safety: pure functions.
 #ifndef TESSERA_PARTITIONER_PLANNER_H_

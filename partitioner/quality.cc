@@ -1,6 +1,7 @@
 #include "partitioner/quality.h"
 
 #include <cmath>
+#include <numbers>
 #include <random>
 
 #include "absl/status/status.h"
@@ -49,8 +50,10 @@ std::vector<float> GaussianSample(int64_t n) {
     double u1 = (rng() + 1.0) / 4294967297.0;
     double u2 = (rng() + 1.0) / 4294967297.0;
     double r = std::sqrt(-2.0 * std::log(u1));
-    out[i] = static_cast<float>(r * std::cos(2 * M_PI * u2));
-    if (i + 1 < n) out[i + 1] = static_cast<float>(r * std::sin(2 * M_PI * u2));
+    out[i] = static_cast<float>(r * std::cos(2 * std::numbers::pi * u2));
+    if (i + 1 < n) {
+      out[i + 1] = static_cast<float>(r * std::sin(2 * std::numbers::pi * u2));
+    }
   }
   return out;
 }
