@@ -13,7 +13,7 @@ PACKAGES=(
   build-essential cmake pkg-config ccache
   libabsl-dev libprotobuf-dev protobuf-compiler libgrpc++-dev
   protobuf-compiler-grpc libre2-dev libzstd-dev
-  ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
+  ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo openssl
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

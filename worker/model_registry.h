@@ -22,8 +22,6 @@ struct ModelIdentity {
   std::string path;
 };
 
-// Lowercase hex sha256 of a file. NotFound / Internal on I/O errors.
-absl::StatusOr<std::string> Sha256OfFile(const std::string& path);
 
 // Name (file stem) and sha256 of a model file.
 absl::StatusOr<ModelIdentity> IdentifyModel(const std::string& path);
