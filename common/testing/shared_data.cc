@@ -26,20 +26,22 @@ bool InCi() {
 }
 
 std::string TempDir() {
-  static const std::string dir = [] {
+  // Heap-allocated and never freed: the atexit handler runs after static
+  // destructors would have run.
+  static const std::string* const dir = [] {
     const char* base = std::getenv("TMPDIR");
     std::string pattern =
         std::string(base != nullptr ? base : "/tmp") + "/tessera_test_XXXXXX";
     char* made = ::mkdtemp(pattern.data());
-    if (made == nullptr) return std::string("/tmp");
+    if (made == nullptr) return new std::string("/tmp");
     // Tests write models of tens of MB here: remove them at exit.
     std::atexit([] {
       std::error_code ignored;
       std::filesystem::remove_all(TempDir(), ignored);
     });
-    return std::string(made);
+    return new std::string(made);
   }();
-  return dir;
+  return *dir;
 }
 
 }  // namespace tessera::testing
