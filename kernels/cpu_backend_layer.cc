@@ -94,16 +94,7 @@ void CpuBackend::RunLayer(int64_t l, const std::vector<Segment>& segments,
       const float* cs = cos_sin + i * c.rope_dim;
       ApplyRope(qi, c.n_heads, c.head_dim, c.rope_dim, cs, neox);
       ApplyRope(ki, c.n_kv_heads, c.head_dim, c.rope_dim, cs, neox);
-      const uint64_t session = row_segment_[i]->session;
-      uint8_t* kd = kv_->MutableRow(session, l, row_position_[i], 0);
-      uint8_t* vd = kv_->MutableRow(session, l, row_position_[i], 1);
-      if (kv_->f16()) {
-        simd::ToHalf(ki, reinterpret_cast<uint16_t*>(kd), kv_dim);
-        simd::ToHalf(vi, reinterpret_cast<uint16_t*>(vd), kv_dim);
-      } else {
-        std::memcpy(kd, ki, kv_dim * sizeof(float));
-        std::memcpy(vd, vi, kv_dim * sizeof(float));
-      }
+      kv_->Store(row_segment_[i]->session, l, row_position_[i], ki, vi);
     }
   });
   Attention(l, segments, begin, n);

@@ -1,15 +1,17 @@
 #include "kernels/cpu_kv_cache.h"
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "kernels/simd.h"
 
 namespace tessera::kernels {
 
-const uint8_t* KvLayerView::Row(int64_t t, int kind) const {
+const uint8_t* KvLayerView::Block(int64_t page, int kind) const {
   const int64_t element_bytes = f16 ? 2 : 4;
-  return pages[t / KvCache::kPageTokens].get() +
-         ((2 * layer + kind) * KvCache::kPageTokens + t % KvCache::kPageTokens) *
-             kv_dim * element_bytes;
+  return pages[page].get() +
+         (2 * layer + kind) * KvCache::kPageTokens * kv_dim * element_bytes;
 }
 
 KvCache::KvCache(int64_t layers, int64_t kv_dim, model::GgmlType type,
@@ -72,9 +74,24 @@ absl::Status KvCache::Release(uint64_t session) {
   return absl::OkStatus();
 }
 
-uint8_t* KvCache::MutableRow(uint64_t session, int64_t layer, int64_t t,
-                             int kind) {
-  return const_cast<uint8_t*>(View(session, layer).Row(t, kind));
+void KvCache::Store(uint64_t session, int64_t layer, int64_t t,
+                    const float* keys, const float* values) {
+  const KvLayerView view = View(session, layer);
+  const int64_t page = t / kPageTokens, i = t % kPageTokens;
+  auto* k = const_cast<uint8_t*>(view.KeyBlock(page));
+  auto* v = const_cast<uint8_t*>(view.ValueBlock(page));
+  if (f16()) {
+    auto* kh = reinterpret_cast<uint16_t*>(k);
+    for (int64_t d = 0; d < kv_dim_; ++d) {
+      kh[d * kPageTokens + i] = simd::FloatToHalf(keys[d]);
+    }
+    simd::ToHalf(values, reinterpret_cast<uint16_t*>(v) + i * kv_dim_, kv_dim_);
+  } else {
+    auto* kf = reinterpret_cast<float*>(k);
+    for (int64_t d = 0; d < kv_dim_; ++d) kf[d * kPageTokens + i] = keys[d];
+    std::memcpy(reinterpret_cast<float*>(v) + i * kv_dim_, values,
+                kv_dim_ * sizeof(float));
+  }
 }
 
 KvLayerView KvCache::View(uint64_t session, int64_t layer) const {

@@ -1,11 +1,12 @@
 // KvCache: the per-session key/value caches of a CPU shard, allocated on
 // demand in pages of kPageTokens tokens and charged against a byte budget.
 //
-// Page layout (one allocation per page, elements F32 or F16):
-//   [layer][0 = keys, 1 = values][token within page][kv_dim]
-// so token t of layer l starts at
-//   pages[t / kPageTokens] + ((2*l + kind) * kPageTokens + t % kPageTokens)
-//                            * kv_dim * element_bytes.
+// Page layout (one allocation per page, elements F32 or F16), per layer l
+// two blocks of kPageTokens x kv_dim elements at element offset
+// (2*l + kind) * kPageTokens * kv_dim:
+//   keys   (kind 0): dimension-major, [kv_dim][kPageTokens], so the scores
+//                    of a query against a page's 64 keys are plain FMAs;
+//   values (kind 1): token-major, [kPageTokens][kv_dim].
 // Pages are never moved: growing a session never copies its cache.
 //
 // Thread-safety: not thread-safe; the backend serialises calls. Different
@@ -32,9 +33,12 @@ struct KvLayerView {
   int64_t kv_dim = 0;
   bool f16 = false;
 
-  const uint8_t* Row(int64_t t, int kind) const;
-  const uint8_t* Key(int64_t t) const { return Row(t, 0); }
-  const uint8_t* Value(int64_t t) const { return Row(t, 1); }
+  // The page's key block: element [d * kPageTokens + i] is dimension d of
+  // the page's token i.
+  const uint8_t* KeyBlock(int64_t page) const { return Block(page, 0); }
+  // The page's value block: element [i * kv_dim + d].
+  const uint8_t* ValueBlock(int64_t page) const { return Block(page, 1); }
+  const uint8_t* Block(int64_t page, int kind) const;
 };
 
 class KvCache {
@@ -64,8 +68,11 @@ class KvCache {
   // NotFound for an unknown session.
   absl::Status Release(uint64_t session);
 
-  // REQUIRES: the session exists and token t is reserved.
-  uint8_t* MutableRow(uint64_t session, int64_t layer, int64_t t, int kind);
+  // Writes token t's keys and values (kv_dim floats each, converted to the
+  // cache's type). REQUIRES: the session exists and token t is reserved.
+  // Different tokens may be stored concurrently.
+  void Store(uint64_t session, int64_t layer, int64_t t, const float* keys,
+             const float* values);
   KvLayerView View(uint64_t session, int64_t layer) const;
 
  private:

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "gtest/gtest.h"
+#include "kernels/simd.h"
 
 namespace tessera::kernels {
 namespace {
@@ -48,32 +49,43 @@ TEST(KvCacheTest, BudgetIsAllOrNothing) {
   EXPECT_EQ(cache.Reserve({{1, 1}}).code(), absl::StatusCode::kResourceExhausted);
 }
 
-TEST(KvCacheTest, RowsOfLayersKindsAndTokensAreDistinct) {
-  KvCache cache(2, 3, GgmlType::kF32, 1 << 20);
-  const int64_t tokens = KvCache::kPageTokens + 5;
-  ASSERT_TRUE(cache.Reserve({{9, tokens}}).ok());
-  for (int64_t l = 0; l < 2; ++l) {
-    for (int kind = 0; kind < 2; ++kind) {
+// Keys are stored dimension-major per page, values token-major; every
+// (layer, kind, token, dimension) has its own place.
+TEST(KvCacheTest, StoredKeysAndValuesReadBackInThePageLayout) {
+  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16}) {
+    KvCache cache(2, 3, type, 1 << 20);
+    const int64_t tokens = KvCache::kPageTokens + 5;
+    ASSERT_TRUE(cache.Reserve({{9, tokens}}).ok());
+    for (int64_t l = 0; l < 2; ++l) {
       for (int64_t t = 0; t < tokens; ++t) {
-        const float v[3] = {float(l), float(kind), float(t)};
-        std::memcpy(cache.MutableRow(9, l, t, kind), v, sizeof(v));
+        const float k[3] = {float(l), float(t), 0.5f};
+        const float v[3] = {float(-l), float(-t), 0.25f};
+        cache.Store(9, l, t, k, v);
       }
     }
-  }
-  for (int64_t l = 0; l < 2; ++l) {
-    const KvLayerView view = cache.View(9, l);
-    for (int64_t t = 0; t < tokens; ++t) {
-      const auto* k = reinterpret_cast<const float*>(view.Key(t));
-      const auto* v = reinterpret_cast<const float*>(view.Value(t));
-      EXPECT_EQ(k[0], l);
-      EXPECT_EQ(k[1], 0);
-      EXPECT_EQ(k[2], t);
-      EXPECT_EQ(v[1], 1);
-      EXPECT_EQ(v[2], t);
+    auto read = [&](const uint8_t* block, int64_t index) {
+      return type == GgmlType::kF16
+                 ? simd::HalfToFloat(reinterpret_cast<const uint16_t*>(block)[index])
+                 : reinterpret_cast<const float*>(block)[index];
+    };
+    constexpr int64_t kPage = KvCache::kPageTokens;
+    for (int64_t l = 0; l < 2; ++l) {
+      const KvLayerView view = cache.View(9, l);
+      for (int64_t t = 0; t < tokens; ++t) {
+        const uint8_t* keys = view.KeyBlock(t / kPage);
+        const uint8_t* values = view.ValueBlock(t / kPage);
+        const int64_t i = t % kPage;
+        EXPECT_EQ(read(keys, 0 * kPage + i), l);
+        EXPECT_EQ(read(keys, 1 * kPage + i), t);
+        EXPECT_EQ(read(keys, 2 * kPage + i), 0.5f);
+        EXPECT_EQ(read(values, i * 3 + 0), -l);
+        EXPECT_EQ(read(values, i * 3 + 1), -t);
+        EXPECT_EQ(read(values, i * 3 + 2), 0.25f);
+      }
     }
+    cache.SetLength(9, tokens);
+    EXPECT_EQ(cache.Length(9), tokens);
   }
-  cache.SetLength(9, tokens);
-  EXPECT_EQ(cache.Length(9), tokens);
 }
 
 }  // namespace

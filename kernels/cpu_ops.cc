@@ -1,5 +1,6 @@
 #include "kernels/cpu_ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/simd.h"
@@ -51,35 +52,37 @@ void ApplyRope(float* x, int64_t heads, int64_t head_dim, int64_t rope_dim,
 void AttendGroup(const float* q, int64_t group, int64_t head_dim,
                  const KvLayerView& kv, int64_t kv_offset, int64_t length,
                  float* scores, float* out) {
+  constexpr int64_t kPage = KvCache::kPageTokens;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t element_bytes = kv.f16 ? 2 : 4;
-  // Each cached key and value row is read once for the whole group.
-  for (int64_t t = 0; t < length; ++t) {
-    const uint8_t* k = kv.Key(t) + kv_offset * element_bytes;
-    for (int64_t g = 0; g < group; ++g) {
-      const float* qg = q + g * head_dim;
-      const float dot =
-          kv.f16 ? simd::DotF16(qg, reinterpret_cast<const uint16_t*>(k), head_dim)
-                 : simd::Dot(qg, reinterpret_cast<const float*>(k), head_dim);
-      scores[g * length + t] = dot * scale;
-    }
-  }
+  const int64_t pages = (length + kPage - 1) / kPage;
   for (int64_t g = 0; g < group; ++g) {
+    const float* qg = q + g * head_dim;
     float* s = scores + g * length;
+    for (int64_t p = 0; p < pages; ++p) {
+      const int64_t n = std::min(kPage, length - p * kPage);
+      const uint8_t* keys = kv.KeyBlock(p) + kv_offset * kPage * element_bytes;
+      if (kv.f16) {
+        simd::DotTransposedF16(qg, head_dim, reinterpret_cast<const uint16_t*>(keys),
+                               kPage, n, scale, s + p * kPage);
+      } else {
+        simd::DotTransposed(qg, head_dim, reinterpret_cast<const float*>(keys),
+                            kPage, n, scale, s + p * kPage);
+      }
+    }
     const float total = simd::ExpShiftedSum(s, simd::Max(s, length), length);
     simd::Scale(s, 1.0f / total, length);
     float* o = out + g * head_dim;
-    for (int64_t d = 0; d < head_dim; ++d) o[d] = 0;
-  }
-  for (int64_t t = 0; t < length; ++t) {
-    const uint8_t* v = kv.Value(t) + kv_offset * element_bytes;
-    for (int64_t g = 0; g < group; ++g) {
-      const float p = scores[g * length + t];
-      float* o = out + g * head_dim;
+    std::fill(o, o + head_dim, 0.0f);
+    for (int64_t p = 0; p < pages; ++p) {
+      const int64_t n = std::min(kPage, length - p * kPage);
+      const uint8_t* values = kv.ValueBlock(p) + kv_offset * element_bytes;
       if (kv.f16) {
-        simd::AxpyF16(p, reinterpret_cast<const uint16_t*>(v), o, head_dim);
+        simd::WeightedSumF16(s + p * kPage, n, reinterpret_cast<const uint16_t*>(values),
+                             kv.kv_dim, head_dim, o);
       } else {
-        simd::Axpy(p, reinterpret_cast<const float*>(v), o, head_dim);
+        simd::WeightedSum(s + p * kPage, n, reinterpret_cast<const float*>(values),
+                          kv.kv_dim, head_dim, o);
       }
     }
   }

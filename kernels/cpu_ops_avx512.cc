@@ -50,8 +50,9 @@ constexpr int64_t kQ8_0Bytes = 34;
 constexpr int64_t kQ4_0Bytes = 18;
 // Repacked panel block: 16 float scales, then 8 quads x 16 rows x 4 bytes.
 constexpr int64_t kPanelBlockBytes = 64 + 8 * 64;
-// How many rows ahead the decode kernel prefetches.
-static const int64_t kPrefetchBytes = getenv("PFB") ? atoi(getenv("PFB")) : 4096;
+// How far ahead of the computation the weight streams are prefetched: about
+// the bandwidth-delay product of one core's memory stream.
+static const int64_t kPrefetchBytes = getenv("PFB") ? atoi(getenv("PFB")) : 8192;
 
 inline uint32_t LoadU16(const uint8_t* p) {
   uint16_t v;
@@ -100,89 +101,81 @@ inline __m256i LoadBlock(const uint8_t* blk) {
   }
 }
 
-// Decode: NR weight rows from r against NA activation rows. Several rows
-// per pass give independent dependency chains and share the activation
-// loads.
-template <bool kQ4, int NA, int NR>
-void MatVecTile(const MatrixRef& w, int64_t r, const QuantizedRows& x,
-                float* y, int64_t y_stride, bool accumulate) {
+// Decode: one block pair (b, b+1) of a weight row against NA activation
+// rows, accumulated into acc.
+template <bool kQ4, int NA>
+inline void MatVecPair(const uint8_t* row, int64_t b, const QuantizedRows& x,
+                       __m512 (&acc)[NA]) {
   constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
-  const int64_t nb = x.blocks;
-  const int64_t quads = x.cols / 4;
   const __m512i halves = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0,
                                           0, 0, 0, 0);
-  const int64_t ahead =
-      std::max<int64_t>(NR, (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes) *
-      w.row_bytes;
-  const uint8_t* row[NR];
-  __m512 acc[NR][NA];
-  for (int i = 0; i < NR; ++i) {
-    row[i] = w.data + (r + i) * w.row_bytes;
-    for (int n = 0; n < NA; ++n) acc[i][n] = _mm512_setzero_ps();
-  }
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    __m512i a[NA], corr[NA];
-    __m128 da[NA];
-    for (int n = 0; n < NA; ++n) {
-      a[n] = _mm512_loadu_si512(x.qs + n * x.cols + b * 32);
-      corr[n] = _mm512_loadu_si512(x.quad_corr + n * quads + b * 8);
-      da[n] = _mm_castpd_ps(
-          _mm_load_sd(reinterpret_cast<const double*>(x.scales + n * nb + b)));
-    }
-    for (int i = 0; i < NR; ++i) {
-      const uint8_t* blk = row[i] + b * kBytes;
-      // The hardware prefetcher restarts on every short row; keep the next
-      // tile's rows (contiguous after these) streaming in.
-      _mm_prefetch(reinterpret_cast<const char*>(blk + ahead), _MM_HINT_T0);
-      const __m512i u = LoadBlockPair<kQ4>(blk);
-      const __m128 dw = _mm_cvtph_ps(
-          _mm_cvtsi32_si128(LoadU16(blk) | (LoadU16(blk + kBytes) << 16)));
-      for (int n = 0; n < NA; ++n) {
-        const __m512i dot = _mm512_dpbusd_epi32(corr[n], u, a[n]);
-        const __m512 s = _mm512_permutexvar_ps(
-            halves, _mm512_castps128_ps512(_mm_mul_ps(dw, da[n])));
-        acc[i][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc[i][n]);
-      }
-    }
-  }
-  if (b < nb) {  // an odd last block, in 256-bit halves
-    for (int i = 0; i < NR; ++i) {
-      const uint8_t* blk = row[i] + b * kBytes;
-      const __m256i u = LoadBlock<kQ4>(blk);
-      const float dw = _cvtsh_ss(static_cast<uint16_t>(LoadU16(blk)));
-      for (int n = 0; n < NA; ++n) {
-        const __m256i dot = _mm256_dpbusd_epi32(
-            _mm256_loadu_si256(
-                reinterpret_cast<const __m256i*>(x.quad_corr + n * quads + b * 8)),
-            u,
-            _mm256_loadu_si256(
-                reinterpret_cast<const __m256i*>(x.qs + n * x.cols + b * 32)));
-        const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(dot),
-                                       _mm256_set1_ps(dw * x.scales[n * nb + b]));
-        acc[i][n] = _mm512_add_ps(acc[i][n], _mm512_zextps256_ps512(f));
-      }
-    }
-  }
-  for (int i = 0; i < NR; ++i) {
-    for (int n = 0; n < NA; ++n) {
-      float& out = y[n * y_stride + r + i];
-      const float v = _mm512_reduce_add_ps(acc[i][n]);
-      out = accumulate ? out + v : v;
-    }
+  const uint8_t* blk = row + b * kBytes;
+  _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchBytes), _MM_HINT_T0);
+  const __m512i u = LoadBlockPair<kQ4>(blk);
+  const __m128 dw = _mm_cvtph_ps(
+      _mm_cvtsi32_si128(LoadU16(blk) | (LoadU16(blk + kBytes) << 16)));
+  for (int n = 0; n < NA; ++n) {
+    const __m512i dot = _mm512_dpbusd_epi32(
+        _mm512_loadu_si512(x.quad_corr + n * (x.cols / 4) + b * 8), u,
+        _mm512_loadu_si512(x.qs + n * x.cols + b * 32));
+    const __m128 da = _mm_castpd_ps(_mm_load_sd(
+        reinterpret_cast<const double*>(x.scales + n * x.blocks + b)));
+    const __m512 s = _mm512_permutexvar_ps(
+        halves, _mm512_castps128_ps512(_mm_mul_ps(dw, da)));
+    acc[n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc[n]);
   }
 }
 
+// An odd last block, in 256-bit halves.
+template <bool kQ4, int NA>
+inline void MatVecLastBlock(const uint8_t* row, int64_t b,
+                            const QuantizedRows& x, __m512 (&acc)[NA]) {
+  constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
+  const uint8_t* blk = row + b * kBytes;
+  const __m256i u = LoadBlock<kQ4>(blk);
+  const float dw = _cvtsh_ss(static_cast<uint16_t>(LoadU16(blk)));
+  for (int n = 0; n < NA; ++n) {
+    const __m256i dot = _mm256_dpbusd_epi32(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+            x.quad_corr + n * (x.cols / 4) + b * 8)),
+        u,
+        _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(x.qs + n * x.cols + b * 32)));
+    const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(dot),
+                                   _mm256_set1_ps(dw * x.scales[n * x.blocks + b]));
+    acc[n] = _mm512_add_ps(acc[n], _mm512_zextps256_ps512(f));
+  }
+}
+
+// Decode: rows [r0, r1) against NA activation rows, one row at a time so
+// that the weights are read as a single sequential stream (interleaving
+// several rows' streams defeats the hardware prefetcher), with a software
+// prefetch kPrefetchBytes ahead and two accumulator sets for parallelism.
 template <bool kQ4, int NA>
 void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
                 const QuantizedRows& x, float* y, int64_t y_stride,
                 bool accumulate) {
-  constexpr int kRows = NA == 1 ? 4 : 2;
-  int64_t r = r0;
-  for (; r + kRows <= r1; r += kRows) {
-    MatVecTile<kQ4, NA, kRows>(w, r, x, y, y_stride, accumulate);
+  const int64_t nb = x.blocks;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w.data + r * w.row_bytes;
+    __m512 even[NA], odd[NA];
+    for (int n = 0; n < NA; ++n) even[n] = odd[n] = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+      MatVecPair<kQ4, NA>(row, b, x, even);
+      MatVecPair<kQ4, NA>(row, b + 2, x, odd);
+    }
+    if (b + 2 <= nb) {
+      MatVecPair<kQ4, NA>(row, b, x, even);
+      b += 2;
+    }
+    if (b < nb) MatVecLastBlock<kQ4, NA>(row, b, x, odd);
+    for (int n = 0; n < NA; ++n) {
+      float& out = y[n * y_stride + r];
+      const float v = _mm512_reduce_add_ps(_mm512_add_ps(even[n], odd[n]));
+      out = accumulate ? out + v : v;
+    }
   }
-  for (; r < r1; ++r) MatVecTile<kQ4, NA, 1>(w, r, x, y, y_stride, accumulate);
 }
 
 template <bool kQ4>
@@ -325,35 +318,41 @@ inline __m512 LoadWeights(const uint8_t* row, int64_t k, __mmask16 mask) {
   }
 }
 
+// 16 columns from k of NW weight rows x NX activation rows into acc.
+template <bool kF16, int NW, int NX>
+inline void FloatChunk(const MatrixRef& w, int64_t r, const float* x,
+                       int64_t x_stride, int64_t k, __m512 (&acc)[NW][NX]) {
+  constexpr int64_t kElementBytes = kF16 ? 2 : 4;
+  const __mmask16 mask =
+      w.cols - k >= 16 ? __mmask16{0xffff}
+                       : static_cast<__mmask16>((1u << (w.cols - k)) - 1);
+  __m512 xv[NX];
+  for (int j = 0; j < NX; ++j) xv[j] = _mm512_maskz_loadu_ps(mask, x + j * x_stride + k);
+  for (int i = 0; i < NW; ++i) {
+    const uint8_t* row = w.data + (r + i) * w.row_bytes;
+    _mm_prefetch(reinterpret_cast<const char*>(row + k * kElementBytes + kPrefetchBytes),
+                 _MM_HINT_T0);
+    const __m512 wv = LoadWeights<kF16>(row, k, mask);
+    for (int j = 0; j < NX; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
+  }
+}
+
+// Two accumulator sets (alternate 16-column chunks) keep FMA chains short.
 template <bool kF16, int NW, int NX>
 void FloatTile(const MatrixRef& w, int64_t r, const float* x, int64_t x_stride,
                float* y, int64_t y_stride, bool accumulate) {
-  __m512 acc[NW][NX];
+  __m512 even[NW][NX], odd[NW][NX];
   for (int i = 0; i < NW; ++i) {
-    for (int j = 0; j < NX; ++j) acc[i][j] = _mm512_setzero_ps();
+    for (int j = 0; j < NX; ++j) even[i][j] = odd[i][j] = _mm512_setzero_ps();
   }
-  const int64_t ahead =
-      std::max<int64_t>(NW, (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes) *
-      w.row_bytes;
-  constexpr int64_t kElementBytes = kF16 ? 2 : 4;
-  for (int64_t k = 0; k < w.cols; k += 16) {
-    const __mmask16 mask =
-        w.cols - k >= 16 ? __mmask16{0xffff}
-                         : static_cast<__mmask16>((1u << (w.cols - k)) - 1);
-    __m512 xv[NX];
-    for (int j = 0; j < NX; ++j) xv[j] = _mm512_maskz_loadu_ps(mask, x + j * x_stride + k);
-    for (int i = 0; i < NW; ++i) {
-      const uint8_t* row = w.data + (r + i) * w.row_bytes;
-      _mm_prefetch(reinterpret_cast<const char*>(row + k * kElementBytes + ahead),
-                   _MM_HINT_T0);
-      const __m512 wv = LoadWeights<kF16>(row, k, mask);
-      for (int j = 0; j < NX; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
-    }
+  for (int64_t k = 0; k < w.cols; k += 32) {
+    FloatChunk<kF16, NW, NX>(w, r, x, x_stride, k, even);
+    if (k + 16 < w.cols) FloatChunk<kF16, NW, NX>(w, r, x, x_stride, k + 16, odd);
   }
   for (int i = 0; i < NW; ++i) {
     for (int j = 0; j < NX; ++j) {
       float& out = y[j * y_stride + r + i];
-      const float v = _mm512_reduce_add_ps(acc[i][j]);
+      const float v = _mm512_reduce_add_ps(_mm512_add_ps(even[i][j], odd[i][j]));
       out = accumulate ? out + v : v;
     }
   }
@@ -382,10 +381,16 @@ void FloatMatMulFormat(const MatrixRef& w, int64_t r0, int64_t r1,
                        const float* x, int64_t n, int64_t x_stride, float* y,
                        int64_t y_stride, bool accumulate) {
   int64_t r = r0;
-  for (; r + 2 <= r1; r += 2) {
-    FloatRowGroup<kF16, 2>(w, r, x, n, x_stride, y, y_stride, accumulate);
+  // Decode-sized batches stream one row at a time (a single sequential
+  // stream); larger ones reuse each x chunk across two weight rows.
+  if (n > kMaxMatVecRows) {
+    for (; r + 2 <= r1; r += 2) {
+      FloatRowGroup<kF16, 2>(w, r, x, n, x_stride, y, y_stride, accumulate);
+    }
   }
-  if (r < r1) FloatRowGroup<kF16, 1>(w, r, x, n, x_stride, y, y_stride, accumulate);
+  for (; r < r1; ++r) {
+    FloatRowGroup<kF16, 1>(w, r, x, n, x_stride, y, y_stride, accumulate);
+  }
 }
 
 void FloatMatMul(const MatrixRef& w, int64_t r0, int64_t r1, const float* x,

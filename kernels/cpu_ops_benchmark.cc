@@ -175,16 +175,7 @@ void BM_AttendGroup(benchmark::State& state) {
   KvCache cache(1, kKvDim, kv_type, int64_t{1} << 30);
   (void)cache.Reserve({{1, length}});
   const std::vector<float> row = RandomFloats(kKvDim, 9);
-  for (int64_t t = 0; t < length; ++t) {
-    for (int kind = 0; kind < 2; ++kind) {
-      uint8_t* dst = cache.MutableRow(1, 0, t, kind);
-      if (kv_type == GgmlType::kF16) {
-        simd::ToHalf(row.data(), reinterpret_cast<uint16_t*>(dst), kKvDim);
-      } else {
-        std::copy(row.begin(), row.end(), reinterpret_cast<float*>(dst));
-      }
-    }
-  }
+  for (int64_t t = 0; t < length; ++t) cache.Store(1, 0, t, row.data(), row.data());
   const std::vector<float> q = RandomFloats(kGroup * kHeadDim, 4);
   std::vector<float> scores(kGroup * length), out(kGroup * kHeadDim);
   for (auto _ : state) {

@@ -239,17 +239,11 @@ TEST(CpuOpsTest, AttentionMatchesReferenceForF32AndF16Caches) {
     const std::vector<float> values = Random(length * kv_dim, 15);
     std::vector<float> rounded_k = keys, rounded_v = values;
     for (int64_t t = 0; t < length; ++t) {
-      for (int kind = 0; kind < 2; ++kind) {
-        const float* src = (kind == 0 ? keys : values).data() + t * kv_dim;
-        uint8_t* dst = cache.MutableRow(7, 1, t, kind);
-        if (type == GgmlType::kF16) {
-          simd::ToHalf(src, reinterpret_cast<uint16_t*>(dst), kv_dim);
-          float* r = (kind == 0 ? rounded_k : rounded_v).data() + t * kv_dim;
-          for (int64_t d = 0; d < kv_dim; ++d) r[d] = simd::HalfToFloat(simd::FloatToHalf(r[d]));
-        } else {
-          std::copy(src, src + kv_dim, reinterpret_cast<float*>(dst));
-        }
-      }
+      cache.Store(7, 1, t, keys.data() + t * kv_dim, values.data() + t * kv_dim);
+    }
+    if (type == GgmlType::kF16) {
+      for (float& r : rounded_k) r = simd::HalfToFloat(simd::FloatToHalf(r));
+      for (float& r : rounded_v) r = simd::HalfToFloat(simd::FloatToHalf(r));
     }
     const std::vector<float> q = Random(group * head_dim, 16);
     std::vector<float> scores(group * length), got(group * head_dim), want(head_dim);

@@ -275,6 +275,85 @@ float Max(const float* x, int64_t n) {
   return best;
 }
 
+namespace {
+
+// Four vectors of n <= 4 * kLanes transposed dot products at a time; the
+// loads past n stay inside the caller's rows (see the header).
+template <typename T, typename Load>
+void DotTransposedImpl(const float* q, int64_t dims, const T* kt,
+                       int64_t stride, int64_t n, float scale, float* out,
+                       Load load) {
+  constexpr int64_t kChunk = 4 * kLanes;
+  for (int64_t i = 0; i < n; i += kChunk) {
+    VF acc[4] = {VSet(0), VSet(0), VSet(0), VSet(0)};
+    const int64_t vectors = std::min<int64_t>(4, (n - i + kLanes - 1) / kLanes);
+    for (int64_t d = 0; d < dims; ++d) {
+      const VF qd = VSet(q[d] * scale);
+      const T* row = kt + d * stride + i;
+      for (int64_t j = 0; j < vectors; ++j) acc[j] = VFma(qd, load(row + j * kLanes), acc[j]);
+    }
+    float lanes[kChunk];
+    for (int64_t j = 0; j < vectors; ++j) VStore(lanes + j * kLanes, acc[j]);
+    std::copy_n(lanes, std::min(kChunk, n - i), out + i);
+  }
+}
+
+// Output chunks of up to 8 vectors stay in registers across all n rows.
+template <typename T, typename Load, typename Scalar>
+void WeightedSumImpl(const float* p, int64_t n, const T* v, int64_t stride,
+                     int64_t dims, float* out, Load load, Scalar scalar) {
+  constexpr int64_t kChunk = 8 * kLanes;
+  int64_t j0 = 0;
+  for (; j0 + kLanes <= dims; j0 += kChunk) {
+    const int64_t vectors = std::min<int64_t>(8, (dims - j0) / kLanes);
+    VF acc[8];
+    for (int64_t j = 0; j < vectors; ++j) acc[j] = VLoad(out + j0 + j * kLanes);
+    for (int64_t i = 0; i < n; ++i) {
+      const VF pi = VSet(p[i]);
+      const T* row = v + i * stride + j0;
+      for (int64_t j = 0; j < vectors; ++j) acc[j] = VFma(pi, load(row + j * kLanes), acc[j]);
+    }
+    for (int64_t j = 0; j < vectors; ++j) VStore(out + j0 + j * kLanes, acc[j]);
+    if (vectors < 8) {
+      j0 += vectors * kLanes;
+      break;
+    }
+  }
+  for (int64_t j = j0; j < dims; ++j) {
+    float sum = out[j];
+    for (int64_t i = 0; i < n; ++i) sum += p[i] * scalar(v[i * stride + j]);
+    out[j] = sum;
+  }
+}
+
+}  // namespace
+
+void DotTransposed(const float* q, int64_t dims, const float* kt,
+                   int64_t stride, int64_t n, float scale, float* out) {
+  DotTransposedImpl(q, dims, kt, stride, n, scale, out,
+                    [](const float* p) { return VLoad(p); });
+}
+
+void DotTransposedF16(const float* q, int64_t dims, const uint16_t* kt,
+                      int64_t stride, int64_t n, float scale, float* out) {
+  DotTransposedImpl(q, dims, kt, stride, n, scale, out,
+                    [](const uint16_t* p) { return VLoadH(p); });
+}
+
+void WeightedSum(const float* p, int64_t n, const float* v, int64_t stride,
+                 int64_t dims, float* out) {
+  WeightedSumImpl(
+      p, n, v, stride, dims, out, [](const float* x) { return VLoad(x); },
+      [](float x) { return x; });
+}
+
+void WeightedSumF16(const float* p, int64_t n, const uint16_t* v,
+                    int64_t stride, int64_t dims, float* out) {
+  WeightedSumImpl(
+      p, n, v, stride, dims, out, [](const uint16_t* x) { return VLoadH(x); },
+      [](uint16_t x) { return HalfToFloat(x); });
+}
+
 void Scale(float* x, float scale, int64_t n) {
   const VF vs = VSet(scale);
   ForEach(

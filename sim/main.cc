@@ -1,0 +1,23 @@
+// tessera-sim: the cluster simulator.
+//   tessera-sim des --cluster FILE --shape NAME [...]   discrete-event simulation
+//   tessera-sim up|down|run --cluster FILE [...]         local emulated cluster
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "sim/des_command.h"
+
+int main(int argc, char** argv) {
+  const std::string usage =
+      "usage: tessera-sim des --cluster FILE --shape NAME [--requests N] "
+      "[--planner ours|even|memory|uniform|all] [--svg FILE]\n";
+  if (argc < 2) {
+    std::cerr << usage;
+    return 2;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> rest(argv + 2, argv + argc);
+  if (command == "des") return tessera::sim::DesMain(rest);
+  std::cerr << "tessera-sim: unknown command '" << command << "'\n" << usage;
+  return 2;
+}
