@@ -8,7 +8,9 @@
 //       the per-token time a decode step spends outside the stages' compute
 //       and codec, with 1 and with 2 workers (the difference is one hop);
 //   (c) activation payload bytes per decode token for every codec, with and
-//       without zstd (one 2-worker cluster per codec);
+//       without zstd (one 2-worker cluster per codec): the codec's output as
+//       sent, gRPC/protobuf framing not counted, measured on a single
+//       request (a micro-batch's stage timings are shared by its sessions);
 //   (d) time to first token of a --ttft-tokens prompt for every codec;
 //   (e) aggregate tokens/s of --concurrent simultaneous requests against one
 //       request on 2 workers (client wall clock, prefill included).
