@@ -1,12 +1,12 @@
 # Helper functions shared by the component CMakeLists.
 
-# tessera_test(NAME SOURCES a_test.cc ... LIBS lib ... [LABELS l ...])
+# tessera_test(NAME SOURCES a_test.cc ... LIBS lib ... [LABELS l ...] [SERIAL])
 # Builds a GoogleTest binary and registers each of its tests with ctest.
 function(tessera_test name)
   if(NOT TESSERA_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "SERIAL" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} tessera_testing
                         GTest::gtest GTest::gmock GTest::gtest_main)
@@ -15,9 +15,14 @@ function(tessera_test name)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  # SERIAL: timing-sensitive suites run alone so other tests cannot skew them.
+  set(serial FALSE)
+  if(T_SERIAL)
+    set(serial TRUE)
+  endif()
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}" RUN_SERIAL ${serial})
 endfunction()
 
 # tessera_benchmark(NAME SOURCES ... LIBS ...): Google Benchmark binary, only

@@ -124,6 +124,10 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
     if (!o.token.empty()) argv.insert(argv.end(), {"--token", o.token});
     argv.insert(argv.end(), o.extra_worker_flags.begin(),
                 o.extra_worker_flags.end());
+    if (static_cast<size_t>(i) < o.per_worker_flags.size()) {
+      argv.insert(argv.end(), o.per_worker_flags[i].begin(),
+                  o.per_worker_flags[i].end());
+    }
     TESSERA_ASSIGN_OR_RETURN(auto child, ChildProcess::Start(argv, base + ".log"));
     cluster->workers_.push_back(std::move(child));
     port_files.push_back(base + ".port");
@@ -151,6 +155,17 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
       cluster->coordinator_addr_,
       AwaitAddress(*cluster->coordinator_, base + ".port", o.start_timeout));
   return cluster;
+}
+
+std::vector<pid_t> LocalCluster::Detach() {
+  std::vector<pid_t> pids;
+  for (auto& worker : workers_) {
+    worker->Detach();
+    pids.push_back(worker->pid());
+  }
+  coordinator_->Detach();
+  pids.push_back(coordinator_->pid());
+  return pids;
 }
 
 }  // namespace tessera::coordinator

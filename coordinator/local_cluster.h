@@ -30,6 +30,8 @@ class ChildProcess {
   void Signal(int signal);  // e.g. SIGSTOP / SIGCONT
   void Kill();              // SIGKILL + reap; idempotent
   bool Running();           // false once the process has exited (reaps it)
+  // Lets the process outlive this object (it is neither killed nor reaped).
+  void Detach() { reaped_ = true; }
   pid_t pid() const { return pid_; }
   const std::string& log_path() const { return log_path_; }
 
@@ -59,6 +61,8 @@ struct LocalClusterOptions {
   std::string token;
   std::string planner = "even";  // every worker takes part
   std::vector<std::string> extra_worker_flags;
+  // Flags for worker i only (entries past `workers` are ignored).
+  std::vector<std::vector<std::string>> per_worker_flags;
   std::vector<std::string> extra_coordinator_flags;
   absl::Duration start_timeout = absl::Seconds(120);
 };
@@ -76,6 +80,9 @@ class LocalCluster {
   }
   ChildProcess& worker(int i) { return *workers_[i]; }
   ChildProcess& coordinator() { return *coordinator_; }
+  // Lets every process outlive the LocalCluster; returns their pids, the
+  // coordinator's last.
+  std::vector<pid_t> Detach();
 
  private:
   LocalCluster() = default;

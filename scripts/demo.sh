@@ -1,16 +1,40 @@
 #!/usr/bin/env bash
-# The main job on a default model: builds Tessera if needed and generates a
-# story with the real pretrained model in ../shared when present, otherwise
-# with a random-weight model made by `tessera make-model`.
+# The main job on a heterogeneous cluster emulated on this machine: builds
+# Tessera if needed, brings up one real worker process per device of a
+# cluster from configs/ (each slowed to its device's speed, its frames
+# delayed like the cluster's links) plus a coordinator on loopback, prints
+# the partitioner's plan table, streams a generation with per-stage timings,
+# and tears the cluster down on exit. Uses the real pretrained model in
+# ../shared when present, otherwise a random-weight `tessera make-model` one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 
+BIN=${BUILD_DIR:-build}/bin
+CLUSTER=${CLUSTER:-configs/clusters/edge_usb_tether.textproto}
 MODEL=../shared/models/stories260K.gguf
 if [[ ! -f $MODEL ]]; then
   MODEL=build/demo-model.gguf
   echo "demo: ../shared is absent; using a random-weight smollm2-135m-shaped model (its text is noise)" >&2
-  build/bin/tessera make-model --shape smollm2-135m --layers 4 --type q8_0 --seed 1 -o "$MODEL"
+  "$BIN/tessera" make-model --shape smollm2-135m --layers 4 --type q8_0 --seed 1 -o "$MODEL"
 fi
-echo "demo: tessera run --model $MODEL --prompt 'Once upon a time' -n 120" >&2
-build/bin/tessera run --model "$MODEL" --prompt "Once upon a time" -n 120
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tessera-demo.XXXXXX")
+STATE=$WORK/cluster.state
+cleanup() {
+  if [[ -f $STATE ]]; then "$BIN/tessera-sim" down --state "$STATE" >&2 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "demo: partitioner plan for $MODEL on $CLUSTER" >&2
+"$BIN/tessera" plan --model "$MODEL" --cluster "$CLUSTER" || \
+  echo "demo: no plan (see above); the emulated run splits the layers evenly" >&2
+
+echo "demo: bringing up the emulated cluster (the coordinator splits the layers evenly)" >&2
+ADDR=$("$BIN/tessera-sim" up --cluster "$CLUSTER" --model "$MODEL" \
+        --state "$STATE" --work-dir "$WORK")
+
+echo "demo: tessera generate --coordinator $ADDR --prompt 'Once upon a time' -n 120" >&2
+"$BIN/tessera" generate --coordinator "$ADDR" --prompt "Once upon a time" -n 120
+echo

@@ -6,11 +6,16 @@
 #include <vector>
 
 #include "sim/des_command.h"
+#include "sim/emulate_command.h"
 
 int main(int argc, char** argv) {
   const std::string usage =
       "usage: tessera-sim des --cluster FILE --shape NAME [--requests N] "
-      "[--planner ours|even|memory|uniform|all] [--svg FILE]\n";
+      "[--planner ours|even|memory|uniform|all] [--svg FILE]\n"
+      "       tessera-sim up --cluster FILE --model GGUF [--state F]\n"
+      "       tessera-sim down [--state F]\n"
+      "       tessera-sim run --cluster FILE --model GGUF --prompt P [-n N] "
+      "[-- generate flags]\n";
   if (argc < 2) {
     std::cerr << usage;
     return 2;
@@ -18,6 +23,9 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   const std::vector<std::string> rest(argv + 2, argv + argc);
   if (command == "des") return tessera::sim::DesMain(rest);
+  if (command == "up") return tessera::sim::UpMain(rest);
+  if (command == "down") return tessera::sim::DownMain(rest);
+  if (command == "run") return tessera::sim::RunMain(rest);
   std::cerr << "tessera-sim: unknown command '" << command << "'\n" << usage;
   return 2;
 }

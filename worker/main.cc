@@ -2,10 +2,12 @@
 //   tessera-worker --listen HOST:PORT --model-dir DIR [--name N]
 //       [--memory-budget BYTES] [--backend cpu|reference|opencl:P:D]
 //       [--threads N] [--token T] [--tls-cert F --tls-key F --tls-ca F]
+//       [--emulate-slowdown FACTOR] [--emulate-link LAT_MS:MBPS:JITTER_MS]
 #include <unistd.h>
 
 #include <iostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cli/args.h"
 #include "worker/server.h"
@@ -26,7 +28,34 @@ void DeclareFlags(tessera::cli::ArgParser& args) {
   args.String("tls-key", "", "PEM private key");
   args.String("tls-ca", "", "PEM CA: require and verify client certificates");
   args.String("profile-cache", "", "file caching the measured profile");
+  args.String("emulate-slowdown", "1",
+              "FACTOR >= 1: sleep (FACTOR-1) x compute after each batch");
+  args.String("emulate-link", "",
+              "LAT_MS:MBPS:JITTER_MS: delay every frame sent onward");
   args.String("port-file", "", "write the bound HOST:PORT to this file");
+}
+
+// Fills the emulation options; prints the problem and returns false on bad
+// values.
+bool ParseEmulation(const tessera::cli::ArgParser& args,
+                    tessera::worker::WorkerOptions& options) {
+  const std::string factor = args.GetString("emulate-slowdown");
+  if (!absl::SimpleAtod(factor, &options.emulate_slowdown) ||
+      !(options.emulate_slowdown >= 1 && options.emulate_slowdown <= 1e6)) {
+    std::cerr << "tessera-worker: --emulate-slowdown must be a number in "
+                 "[1, 1e6], not '" << factor << "'\n";
+    return false;
+  }
+  const std::string link = args.GetString("emulate-link");
+  if (link.empty()) return true;
+  auto parsed = tessera::worker::ParseLinkEmulation(link);
+  if (!parsed.ok()) {
+    std::cerr << "tessera-worker: --emulate-link: " << parsed.status().message()
+              << "\n";
+    return false;
+  }
+  options.emulate_link = *parsed;
+  return true;
 }
 
 }  // namespace
@@ -48,6 +77,7 @@ int main(int argc, char** argv) {
   options.tls = {args.GetString("tls-cert"), args.GetString("tls-key"),
                  args.GetString("tls-ca")};
   options.profile_cache_path = args.GetString("profile-cache");
+  if (!ParseEmulation(args, options)) return 2;
   if (options.threads < 1 || options.threads > 1024 ||
       options.memory_budget_bytes < 0) {
     std::cerr << "tessera-worker: --threads must be in [1, 1024] and "

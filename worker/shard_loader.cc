@@ -58,6 +58,7 @@ absl::StatusOr<std::unique_ptr<StageLink>> MakeNextLink(
   link.peer_name = absl::StrCat("worker ", request.next_stage_name(), " (",
                                 request.next_stage_address(), ")");
   link.token = options.token;
+  link.emulation = options.emulate_link;
   link.on_ack_error = [name = options.name](const v1::ForwardAck& ack) {
     LOG(WARNING) << "worker " << name << ": next stage refused frame "
                  << ack.sequence() << ": " << ack.message();
@@ -88,6 +89,17 @@ absl::Status CheckCodec(const v1::CodecConfig& codec) {
         absl::StrCat("zstd level ", codec.zstd_level(), " is out of range"));
   }
   return absl::OkStatus();
+}
+
+// The last stage's events cross the emulated link back to the coordinator.
+EventPublisher DelayedPublisher(const LinkEmulation& link,
+                                EventPublisher publish) {
+  if (!link.enabled()) return publish;
+  auto line = std::make_shared<DelayLine>(link);
+  return [line, publish](const v1::WorkerEvent& event) {
+    line->Push(static_cast<int64_t>(event.ByteSizeLong()),
+               [publish, event] { publish(event); });
+  };
 }
 
 }  // namespace
@@ -154,12 +166,18 @@ absl::StatusOr<std::unique_ptr<LoadedShard>> LoadShard(
   std::unique_ptr<StageLink> next;
   if (!spec.has_head) {
     TESSERA_ASSIGN_OR_RETURN(next, MakeNextLink(options, request, publish));
+  } else {
+    publish = DelayedPublisher(options.emulate_link, std::move(publish));
   }
   ShardRunnerConfig runner_config;
   runner_config.worker_name = options.name;
   runner_config.spec = spec;
   runner_config.dim = config.dim;
   runner_config.vocab_size = config.vocab_size;
+  runner_config.emulate_slowdown = options.emulate_slowdown;
+  runner_config.compute_on_calling_thread =
+      options.threads == 1 &&
+      (options.backend == "cpu" || options.backend == "reference");
   runner_config.output_codec.codec =
       static_cast<Codec>(request.output_codec().codec());
   runner_config.output_codec.zstd_level = request.output_codec().zstd_level();

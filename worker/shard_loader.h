@@ -11,6 +11,7 @@
 #include "kernels/backend.h"
 #include "model/model_file.h"
 #include "tessera/v1/worker.pb.h"
+#include "worker/link_emulation.h"
 #include "worker/model_registry.h"
 #include "worker/rpc_util.h"
 #include "worker/shard_runner.h"
@@ -26,6 +27,14 @@ struct WorkerOptions {
   std::string token;
   TlsFiles tls;
   std::string profile_cache_path;  // empty = no cache
+  // Emulating a slower device: after each batch's compute, sleep
+  // (emulate_slowdown - 1) x the measured compute time (the compute
+  // thread's CPU time with one thread on the cpu or reference backend, wall
+  // time otherwise). >= 1.
+  double emulate_slowdown = 1;
+  // Emulating the network: delays every frame to the next stage and every
+  // event of the last stage (tokens back to the coordinator).
+  LinkEmulation emulate_link;
 };
 
 // A loaded shard. Members are destroyed runner first: the backend may point

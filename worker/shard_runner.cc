@@ -1,5 +1,7 @@
 #include "worker/shard_runner.h"
 
+#include <time.h>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -10,6 +12,12 @@ namespace tessera::worker {
 namespace {
 
 constexpr size_t kMaxFramesPerBatch = 64;
+
+absl::Duration ThreadCpuTime() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return absl::DurationFromTimespec(ts);
+}
 
 int64_t MicrosSince(absl::Time start) {
   return absl::ToInt64Microseconds(absl::Now() - start);
@@ -240,9 +248,16 @@ absl::Status ShardRunner::RunBatch(const kernels::Batch& batch,
                                   v1::ForwardFrame& carrier,
                                   int64_t codec_us) {
   const absl::Time start = absl::Now();
+  const absl::Duration cpu_start = ThreadCpuTime();
   absl::StatusOr<kernels::BatchOutput> out = backend_->Forward(batch);
-  const int64_t compute_us = MicrosSince(start);
   if (!out.ok()) return out.status();
+  if (config_.emulate_slowdown > 1) {
+    const absl::Duration compute = config_.compute_on_calling_thread
+                                       ? ThreadCpuTime() - cpu_start
+                                       : absl::Now() - start;
+    absl::SleepFor((config_.emulate_slowdown - 1) * compute);
+  }
+  const int64_t compute_us = MicrosSince(start);
   {
     absl::MutexLock lock(&mutex_);
     rows_done_ += static_cast<int64_t>(batch.rows.size());

@@ -45,6 +45,13 @@ struct ShardRunnerConfig {
   int64_t vocab_size = 0;
   CodecOptions output_codec;
   absl::Duration idle_timeout = absl::Seconds(60);
+  // >= 1: each batch takes this many times its measured compute time (the
+  // rest is slept), emulating a slower device. Reported timings include it.
+  double emulate_slowdown = 1;
+  // The backend computes on the calling thread only (cpu or reference with
+  // one thread): the emulation then measures compute as that thread's CPU
+  // time, which other processes on a shared host do not inflate.
+  bool compute_on_calling_thread = false;
 };
 
 class ShardRunner {

@@ -19,10 +19,14 @@ struct StageLink::Stream {
 
 StageLink::StageLink(std::shared_ptr<grpc::Channel> channel, Options options)
     : stub_(v1::WorkerService::NewStub(channel)), options_(std::move(options)) {
+  if (options_.emulation.enabled()) {
+    delay_ = std::make_unique<DelayLine>(options_.emulation);
+  }
   sender_ = std::thread([this] { SenderLoop(); });
 }
 
 StageLink::~StageLink() {
+  delay_.reset();  // no more deliveries into the queue
   {
     absl::MutexLock lock(&mutex_);
     stop_ = true;
@@ -32,6 +36,17 @@ StageLink::~StageLink() {
 }
 
 void StageLink::Send(v1::ForwardFrame frame) {
+  if (delay_ == nullptr) {
+    Enqueue(std::move(frame));
+    return;
+  }
+  const auto bytes = static_cast<int64_t>(frame.ByteSizeLong());
+  delay_->Push(bytes, [this, frame = std::move(frame)]() mutable {
+    Enqueue(std::move(frame));
+  });
+}
+
+void StageLink::Enqueue(v1::ForwardFrame frame) {
   absl::MutexLock lock(&mutex_);
   queue_.push_back(std::move(frame));
 }

@@ -8,6 +8,9 @@
 // written are lost, `on_broken` is told, and the next Send() reopens the
 // stream (a restarted peer is picked up again).
 //
+// With `emulation` enabled, frames first pass a DelayLine that holds each
+// one for the emulated link's latency, serialisation time and jitter.
+//
 // Thread-safety: Send() may be called from any thread. Callbacks run on the
 // link's own threads and must not call back into the link's destructor.
 #ifndef TESSERA_WORKER_STAGE_LINK_H_
@@ -23,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "tessera/v1/worker.grpc.pb.h"
+#include "worker/link_emulation.h"
 
 namespace tessera::worker {
 
@@ -35,6 +39,7 @@ class StageLink {
     // Told about every frame that could not be written.
     std::function<void(const absl::Status&, const v1::ForwardFrame& lost)>
         on_broken;
+    LinkEmulation emulation;  // disabled by default
   };
 
   StageLink(std::shared_ptr<grpc::Channel> channel, Options options);
@@ -51,6 +56,7 @@ class StageLink {
 
  private:
   struct Stream;
+  void Enqueue(v1::ForwardFrame frame);
   void SenderLoop();
   bool EnsureStream();  // opens a stream when there is none; false on failure
   void CloseStream();
@@ -66,6 +72,7 @@ class StageLink {
   bool stop_ ABSL_GUARDED_BY(mutex_) = false;
   int64_t bytes_sent_ ABSL_GUARDED_BY(mutex_) = 0;
   std::thread sender_;
+  std::unique_ptr<DelayLine> delay_;  // null without emulation
 };
 
 }  // namespace tessera::worker
