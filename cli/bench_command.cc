@@ -54,8 +54,8 @@ uint64_t ReadLines(const uint64_t* data, int64_t words) {
     c = _mm512_xor_si512(c, _mm512_load_si512(data + i + 16));
     d = _mm512_xor_si512(d, _mm512_load_si512(data + i + 24));
   }
-  return _mm512_reduce_or_epi64(_mm512_xor_si512(_mm512_xor_si512(a, b),
-                                                 _mm512_xor_si512(c, d)));
+  return _mm512_reduce_or_epi64(
+      _mm512_xor_si512(_mm512_xor_si512(a, b), _mm512_xor_si512(c, d)));
 #else
   uint64_t acc[8] = {};
   for (int64_t i = 0; i + 8 <= words; i += 8) {
@@ -74,7 +74,8 @@ uint64_t ReadLines(const uint64_t* data, int64_t words) {
 double MeasureBandwidth(kernels::ThreadPool& pool, int64_t bytes, int repeats) {
   const int64_t words = bytes / 8 / 64 * 64;
   auto* data = static_cast<uint64_t*>(std::aligned_alloc(64, words * 8));
-  for (int64_t i = 0; i < words; ++i) data[i] = static_cast<uint64_t>(i) * 0x9e3779b9;
+  for (int64_t i = 0; i < words; ++i)
+    data[i] = static_cast<uint64_t>(i) * 0x9e3779b9;
   const int threads = pool.num_threads();
   const int64_t share = words / threads / 64 * 64;
   std::vector<uint64_t> sink(threads);
@@ -105,9 +106,9 @@ double MeasureBandwidth(kernels::ThreadPool& pool, int64_t bytes, int repeats) {
 int64_t WeightBytesPerToken(const model::ModelWeights& w) {
   int64_t bytes = w.output.bytes + w.token_embd.row_bytes();
   for (const model::LayerWeights& l : w.layers) {
-    for (const model::TensorView* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate,
-                                       &l.w_up, &l.w_down, &l.attn_norm,
-                                       &l.ffn_norm}) {
+    for (const model::TensorView* m :
+         {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down,
+          &l.attn_norm, &l.ffn_norm}) {
       bytes += m->bytes;
     }
   }
@@ -131,8 +132,8 @@ int32_t Argmax(const std::vector<float>& v) {
 // Best-of-`repeats` prefill time of `prompt` and the decode rate of
 // `decode_tokens` greedy steps after it.
 absl::Status TimeModel(kernels::Backend& backend,
-                       const std::vector<int32_t>& prompt, int64_t decode_tokens,
-                       int repeats, FormatFigures& f) {
+                       const std::vector<int32_t>& prompt,
+                       int64_t decode_tokens, int repeats, FormatFigures& f) {
   absl::Duration best = absl::InfiniteDuration();
   std::vector<float> logits;
   for (int r = 0; r < repeats; ++r) {
@@ -168,8 +169,8 @@ absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
   kernels::BackendOptions options;
   options.threads = static_cast<int>(args.GetInt("threads"));
   options.kv_budget_bytes = int64_t{1} << 30;
-  TESSERA_ASSIGN_OR_RETURN(auto backend,
-                           kernels::CreateBackend(args.GetString("backend"), options));
+  TESSERA_ASSIGN_OR_RETURN(
+      auto backend, kernels::CreateBackend(args.GetString("backend"), options));
   kernels::ShardSpec spec;
   spec.end_layer = config.n_layers;
   spec.has_embedding = spec.has_head = true;
@@ -183,9 +184,11 @@ absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
   FormatFigures f;
   f.format = format;
   f.weight_bytes_per_token = WeightBytesPerToken(model->weights);
-  TESSERA_RETURN_IF_ERROR(TimeModel(*backend, prompt, args.GetInt("decode-tokens"),
-                                    static_cast<int>(args.GetInt("repeats")), f));
-  std::cerr << "  " << model::TypeName(format) << ": " << backend->Describe() << "\n";
+  TESSERA_RETURN_IF_ERROR(
+      TimeModel(*backend, prompt, args.GetInt("decode-tokens"),
+                static_cast<int>(args.GetInt("repeats")), f));
+  std::cerr << "  " << model::TypeName(format) << ": " << backend->Describe()
+            << "\n";
   return f;
 }
 
@@ -195,8 +198,8 @@ void Print(const ArgParser& args, double bandwidth,
     std::string json = absl::StrFormat(
         "{\"backend\": \"%s\", \"shape\": \"%s\", \"threads\": %d, "
         "\"prefill_tokens\": %d, \"memory_bandwidth_gbps\": %.3f",
-        args.GetString("backend"), args.GetString("shape"), args.GetInt("threads"),
-        args.GetInt("prompt-tokens"), bandwidth);
+        args.GetString("backend"), args.GetString("shape"),
+        args.GetInt("threads"), args.GetInt("prompt-tokens"), bandwidth);
     for (const FormatFigures& f : figures) {
       absl::StrAppendFormat(
           &json,
@@ -208,15 +211,17 @@ void Print(const ArgParser& args, double bandwidth,
     std::cout << json << "}\n";
     return;
   }
-  std::cout << absl::StrFormat("memory read bandwidth: %.1f GB/s (%d threads)\n",
-                               bandwidth, args.GetInt("threads"));
-  std::cout << absl::StrFormat("%-6s %10s %12s %10s %14s\n", "format", "MB/token",
-                               "decode tok/s", "roofline", "prefill tok/s");
+  std::cout << absl::StrFormat(
+      "memory read bandwidth: %.1f GB/s (%d threads)\n", bandwidth,
+      args.GetInt("threads"));
+  std::cout << absl::StrFormat("%-6s %10s %12s %10s %14s\n", "format",
+                               "MB/token", "decode tok/s", "roofline",
+                               "prefill tok/s");
   for (const FormatFigures& f : figures) {
-    std::cout << absl::StrFormat("%-6s %10.1f %12.2f %9.1f%% %14.2f\n",
-                                 model::TypeName(f.format),
-                                 f.weight_bytes_per_token / 1e6, f.decode_tok_s,
-                                 100 * f.decode_roofline_fraction, f.prefill_tok_s);
+    std::cout << absl::StrFormat(
+        "%-6s %10.1f %12.2f %9.1f%% %14.2f\n", model::TypeName(f.format),
+        f.weight_bytes_per_token / 1e6, f.decode_tok_s,
+        100 * f.decode_roofline_fraction, f.prefill_tok_s);
   }
 }
 
@@ -227,11 +232,13 @@ absl::Status Bench(const ArgParser& args) {
       args.GetInt("decode-tokens") < 1 || args.GetInt("repeats") < 1 ||
       args.GetInt("bandwidth-mb") < 16) {
     return absl::InvalidArgumentError(
-        "--threads, --prompt-tokens, --decode-tokens and --repeats must be >= 1, "
+        "--threads, --prompt-tokens, --decode-tokens and --repeats must be >= "
+        "1, "
         "--bandwidth-mb >= 16");
   }
   std::vector<GgmlType> formats;
-  for (absl::string_view name : absl::StrSplit(args.GetString("formats"), ',')) {
+  for (absl::string_view name :
+       absl::StrSplit(args.GetString("formats"), ',')) {
     TESSERA_ASSIGN_OR_RETURN(GgmlType f, model::ParseTypeName(name));
     formats.push_back(f);
   }
@@ -252,8 +259,9 @@ absl::Status Bench(const ArgParser& args) {
 }
 
 int BenchMain(const std::vector<std::string>& argv) {
-  ArgParser args("tessera bench [--backend cpu|opencl[:P:D]] [--threads N] "
-                 "[--shape NAME] [--formats q8_0,q4_0] [--f16] [--json]");
+  ArgParser args(
+      "tessera bench [--backend cpu|opencl[:P:D]] [--threads N] "
+      "[--shape NAME] [--formats q8_0,q4_0] [--f16] [--json]");
   args.String("backend", "cpu", "cpu[:ISA] | opencl[:PLATFORM:DEVICE]")
       .Int("threads", 2, "CPU threads (backend and bandwidth measurement)")
       .String("shape", "tinyllama-1.1b", "model shape (model_shapes.h)")
@@ -277,7 +285,8 @@ int BenchMain(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-TESSERA_REGISTER_COMMAND(bench, "measure memory bandwidth, decode and prefill speed",
+TESSERA_REGISTER_COMMAND(bench,
+                         "measure memory bandwidth, decode and prefill speed",
                          BenchMain);
 
 }  // namespace tessera::cli

@@ -39,9 +39,9 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateOpenCl(
   if (parts.size() == 3) {
     if (!absl::SimpleAtoi(parts[1], &platform) ||
         !absl::SimpleAtoi(parts[2], &device) || platform < 0 || device < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad backend 'opencl:", parts[1], ":", parts[2],
-          "': PLATFORM and DEVICE must be non-negative integers"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad backend 'opencl:", parts[1], ":", parts[2],
+                       "': PLATFORM and DEVICE must be non-negative integers"));
     }
   } else if (parts.size() != 1) {
     return absl::InvalidArgumentError(

@@ -123,10 +123,10 @@ TEST_P(BackendConformanceTest, HeadMatchesReference) {
   ASSERT_EQ(out->num_rows, 2);
   ASSERT_EQ(out->row_width, config().vocab_size);
   auto session = reference_->model().NewSession(64);
-  const std::vector<float> want = session->Head(
-      {hidden.begin(), hidden.begin() + config().dim});
-  const std::vector<float> want2 = session->Head(
-      {hidden.begin() + 2 * config().dim, hidden.end()});
+  const std::vector<float> want =
+      session->Head({hidden.begin(), hidden.begin() + config().dim});
+  const std::vector<float> want2 =
+      session->Head({hidden.begin() + 2 * config().dim, hidden.end()});
   const std::vector<float> got(out->data.begin(),
                                out->data.begin() + config().vocab_size);
   const std::vector<float> got2(out->data.begin() + config().vocab_size,
@@ -193,7 +193,8 @@ TEST_P(BackendConformanceTest, MultiSessionBatchesMatchSeparateSessions) {
   for (size_t s = 0; s < prompts.size(); ++s) {
     auto want = refs[s]->Forward(prompts[s]);
     ASSERT_TRUE(want.ok());
-    EXPECT_LT(Nmse(Row(*out, s), *want), NmseLimit(format())) << "session " << s;
+    EXPECT_LT(Nmse(Row(*out, s), *want), NmseLimit(format()))
+        << "session " << s;
     next[s] = Argmax(*want);
   }
   // Decode micro-batches with the sessions in a different order each time.
@@ -202,8 +203,8 @@ TEST_P(BackendConformanceTest, MultiSessionBatchesMatchSeparateSessions) {
     std::vector<size_t> order = {2, 0, 1};
     std::rotate(order.begin(), order.begin() + step % 3, order.end());
     for (size_t s : order) {
-      decode.rows.push_back({ids[s], static_cast<int32_t>(refs[s]->position()),
-                             next[s], true});
+      decode.rows.push_back(
+          {ids[s], static_cast<int32_t>(refs[s]->position()), next[s], true});
     }
     auto step_out = backend->Forward(decode);
     ASSERT_TRUE(step_out.ok()) << step_out.status();
@@ -219,7 +220,8 @@ TEST_P(BackendConformanceTest, MultiSessionBatchesMatchSeparateSessions) {
   // Releasing one session leaves the others intact; restarting at 0 resets.
   ASSERT_TRUE(backend->ReleaseSession(ids[1]).ok());
   EXPECT_EQ(backend->SessionLength(ids[1]), 0);
-  EXPECT_EQ(backend->ReleaseSession(ids[1]).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(backend->ReleaseSession(ids[1]).code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(backend->SessionLength(ids[0]), refs[0]->position());
   auto fresh = reference_->model().NewSession(64);
   auto restart = backend->Forward(TokenBatch(ids[0], 0, prompts[2]));
@@ -234,18 +236,21 @@ TEST_P(BackendConformanceTest, MalformedBatchesFailWithoutSideEffects) {
   auto backend = Load(FullSpec(), /*kv_budget=*/1 << 20);
   ASSERT_NE(backend, nullptr);
   ASSERT_TRUE(backend->Forward(TokenBatch(1, 0, {1, 403, 407})).ok());
-  auto code = [&](const Batch& b) { return backend->Forward(b).status().code(); };
+  auto code = [&](const Batch& b) {
+    return backend->Forward(b).status().code();
+  };
   using absl::StatusCode;
   EXPECT_EQ(code(Batch{}), StatusCode::kInvalidArgument);
   EXPECT_EQ(code(TokenBatch(1, 5, {9})), StatusCode::kInvalidArgument);  // gap
-  EXPECT_EQ(code(TokenBatch(1, 2, {9})), StatusCode::kInvalidArgument);  // overlap
+  EXPECT_EQ(code(TokenBatch(1, 2, {9})),
+            StatusCode::kInvalidArgument);  // overlap
   EXPECT_EQ(code(TokenBatch(2, 0, {9, 512})), StatusCode::kInvalidArgument);
   Batch split = TokenBatch(2, 0, {5, 6});
   split.rows.push_back({1, 3, 7, true});
   split.rows.push_back({2, 2, 8, true});  // session 2 again, not contiguous
   EXPECT_EQ(code(split), StatusCode::kInvalidArgument);
-  EXPECT_EQ(code(TokenBatch(3, 0, std::vector<int32_t>(
-                                      config().context_length + 1, 5))),
+  EXPECT_EQ(code(TokenBatch(
+                3, 0, std::vector<int32_t>(config().context_length + 1, 5))),
             StatusCode::kOutOfRange);
   // 1 MiB of KV cannot hold a full context for several sessions.
   Batch big;
@@ -273,15 +278,17 @@ TEST_P(BackendConformanceTest, GreedyGenerationMatchesGolden) {
   uint64_t session = 1;
   for (const testing::GoldenCase& golden : *cases) {
     auto ref_session = reference_->model().NewSession(512);
-    const std::vector<int32_t> want =
-        GreedyReference(*ref_session, golden.prompt_ids_with_bos, golden.new_tokens);
+    const std::vector<int32_t> want = GreedyReference(
+        *ref_session, golden.prompt_ids_with_bos, golden.new_tokens);
     if (format() == GgmlType::kF32) {
       auto got = GreedyBackend(*backend, session++, golden.prompt_ids_with_bos,
                                golden.new_tokens);
       ASSERT_TRUE(got.ok()) << got.status();
       EXPECT_EQ(*got, want) << golden.prompt;
-      EXPECT_EQ(file_->tokenizer->Decode(*got), golden.continuation) << golden.prompt;
-      EXPECT_EQ(file_->tokenizer->Decode(want), golden.continuation) << golden.prompt;
+      EXPECT_EQ(file_->tokenizer->Decode(*got), golden.continuation)
+          << golden.prompt;
+      EXPECT_EQ(file_->tokenizer->Decode(want), golden.continuation)
+          << golden.prompt;
     } else {
       // Quantised formats: teacher-forced along the reference's own greedy
       // path, the backend's top token must agree almost everywhere.
@@ -293,15 +300,16 @@ TEST_P(BackendConformanceTest, GreedyGenerationMatchesGolden) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllBackends, BackendConformanceTest,
-    ::testing::Values(Param{"cpu", GgmlType::kF32}, Param{"cpu", GgmlType::kF16},
-                      Param{"cpu", GgmlType::kQ8_0}, Param{"cpu", GgmlType::kQ4_0},
-                      Param{"opencl", GgmlType::kF32},
-                      Param{"opencl", GgmlType::kF16},
-                      Param{"opencl", GgmlType::kQ8_0},
-                      Param{"opencl", GgmlType::kQ4_0}),
-    ParamName);
+INSTANTIATE_TEST_SUITE_P(AllBackends, BackendConformanceTest,
+                         ::testing::Values(Param{"cpu", GgmlType::kF32},
+                                           Param{"cpu", GgmlType::kF16},
+                                           Param{"cpu", GgmlType::kQ8_0},
+                                           Param{"cpu", GgmlType::kQ4_0},
+                                           Param{"opencl", GgmlType::kF32},
+                                           Param{"opencl", GgmlType::kF16},
+                                           Param{"opencl", GgmlType::kQ8_0},
+                                           Param{"opencl", GgmlType::kQ4_0}),
+                         ParamName);
 
 }  // namespace
 }  // namespace tessera::kernels

@@ -21,7 +21,8 @@
 namespace tessera::kernels {
 
 // Normalised mean squared error: sum (got - want)^2 / sum want^2.
-inline double Nmse(const std::vector<float>& got, const std::vector<float>& want) {
+inline double Nmse(const std::vector<float>& got,
+                   const std::vector<float>& want) {
   if (got.size() != want.size()) return INFINITY;
   double err = 0, ref = 0;
   for (size_t i = 0; i < got.size(); ++i) {
@@ -94,10 +95,12 @@ class RoundTripReference {
     const model::TensorView& out = weights.output;
     if (format != model::GgmlType::kF32 && model::RowFits(format, out.cols)) {
       TESSERA_ASSIGN_OR_RETURN(std::vector<float> values, out.ToFloat());
-      TESSERA_ASSIGN_OR_RETURN(int64_t row_bytes, model::RowBytes(format, out.cols));
+      TESSERA_ASSIGN_OR_RETURN(int64_t row_bytes,
+                               model::RowBytes(format, out.cols));
       std::vector<uint8_t> packed(row_bytes * out.rows);
       const int64_t n = out.rows * out.cols;
-      TESSERA_RETURN_IF_ERROR(model::Quantize(format, values.data(), packed.data(), n));
+      TESSERA_RETURN_IF_ERROR(
+          model::Quantize(format, values.data(), packed.data(), n));
       r->output_.resize(n);
       TESSERA_RETURN_IF_ERROR(
           model::Dequantize(format, packed.data(), r->output_.data(), n));
@@ -108,8 +111,8 @@ class RoundTripReference {
     }
     model::ReferenceOptions options;
     options.layer_formats.assign(weights.config.n_layers, format);
-    TESSERA_ASSIGN_OR_RETURN(r->model_,
-                             model::ReferenceModel::Create(r->weights_, options));
+    TESSERA_ASSIGN_OR_RETURN(
+        r->model_, model::ReferenceModel::Create(r->weights_, options));
     return r;
   }
 
@@ -141,8 +144,8 @@ inline absl::StatusOr<std::vector<int32_t>> GreedyBackend(
   std::vector<int32_t> generated;
   int32_t position = 0;
   for (int64_t i = 0; i < new_tokens; ++i) {
-    TESSERA_ASSIGN_OR_RETURN(BatchOutput out,
-                             backend.Forward(TokenBatch(session, position, tokens)));
+    TESSERA_ASSIGN_OR_RETURN(BatchOutput out, backend.Forward(TokenBatch(
+                                                  session, position, tokens)));
     position += static_cast<int32_t>(tokens.size());
     generated.push_back(Argmax(out.data));
     tokens = {generated.back()};

@@ -13,9 +13,8 @@ namespace tessera::kernels {
 absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
     const BackendOptions& options, const CpuBackendOptions& cpu_options) {
   if (options.threads < 1 || options.threads > 1024) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cpu backend: threads must be in [1, 1024], got ",
-                     options.threads));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cpu backend: threads must be in [1, 1024], got ", options.threads));
   }
   if (options.kv_budget_bytes < 0 || options.max_context_tokens < 0) {
     return absl::InvalidArgumentError(
@@ -23,23 +22,22 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
   }
   if (cpu_options.kv_type != GgmlType::kF32 &&
       cpu_options.kv_type != GgmlType::kF16) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cpu backend: KV cache type must be f32 or f16, got ",
-        TypeName(cpu_options.kv_type)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cpu backend: KV cache type must be f32 or f16, got ",
+                     TypeName(cpu_options.kv_type)));
   }
   if (!IsaAvailable(cpu_options.isa)) {
-    return absl::UnavailableError(absl::StrCat(
-        "cpu backend: ", IsaName(cpu_options.isa),
-        " kernels are not available on this machine (best: ",
-        IsaName(DetectBestIsa()), ")"));
+    return absl::UnavailableError(
+        absl::StrCat("cpu backend: ", IsaName(cpu_options.isa),
+                     " kernels are not available on this machine (best: ",
+                     IsaName(DetectBestIsa()), ")"));
   }
-  return std::unique_ptr<Backend>(new CpuBackend(
-      options, cpu_options, GetCpuKernels(cpu_options.isa)));
+  return std::unique_ptr<Backend>(
+      new CpuBackend(options, cpu_options, GetCpuKernels(cpu_options.isa)));
 }
 
 CpuBackend::CpuBackend(const BackendOptions& options,
-                       const CpuBackendOptions& cpu,
-                       const CpuKernels& kernels)
+                       const CpuBackendOptions& cpu, const CpuKernels& kernels)
     : options_(options),
       cpu_options_(cpu),
       kernels_(kernels),
@@ -48,9 +46,8 @@ CpuBackend::CpuBackend(const BackendOptions& options,
       scores_(options.threads) {}
 
 std::string CpuBackend::Describe() const {
-  return absl::StrCat("cpu (", IsaName(kernels_.isa), ", ",
-                      pool_.num_threads(), " threads, ",
-                      TypeName(cpu_options_.kv_type), " KV)");
+  return absl::StrCat("cpu (", IsaName(kernels_.isa), ", ", pool_.num_threads(),
+                      " threads, ", TypeName(cpu_options_.kv_type), " KV)");
 }
 
 absl::StatusOr<ShardReport> CpuBackend::LoadShard(
@@ -81,41 +78,48 @@ absl::StatusOr<ShardReport> CpuBackend::LoadShard(
   return report;
 }
 
-absl::StatusOr<std::vector<CpuBackend::Segment>> CpuBackend::PlanBatch(
-    const Batch& batch) const {
+absl::Status CpuBackend::CheckBatchShape(const Batch& batch) const {
   const model::ModelConfig& c = shard_->config;
   const int64_t rows = static_cast<int64_t>(batch.rows.size());
   if (rows == 0) return absl::InvalidArgumentError("empty batch");
   if (!shard_->spec.has_embedding &&
       static_cast<int64_t>(batch.hidden.size()) != rows * c.dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "batch hidden has ", batch.hidden.size(), " floats, expected ", rows,
-        " rows x ", c.dim));
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch hidden has ", batch.hidden.size(),
+                     " floats, expected ", rows, " rows x ", c.dim));
   }
+  for (int64_t i = 0; shard_->spec.has_embedding && i < rows; ++i) {
+    const int32_t token = batch.rows[i].token;
+    if (token < 0 || token >= c.vocab_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("row ", i, ": token id ", token,
+                       " outside the vocabulary of ", c.vocab_size));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<CpuBackend::Segment>> CpuBackend::PlanBatch(
+    const Batch& batch) const {
+  TESSERA_RETURN_IF_ERROR(CheckBatchShape(batch));
   std::vector<Segment> segments;
   absl::flat_hash_set<uint64_t> seen;
-  for (int64_t i = 0; i < rows; ++i) {
+  for (int64_t i = 0; i < static_cast<int64_t>(batch.rows.size()); ++i) {
     const BatchRow& row = batch.rows[i];
-    if (shard_->spec.has_embedding &&
-        (row.token < 0 || row.token >= c.vocab_size)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "row ", i, ": token id ", row.token, " outside the vocabulary of ",
-          c.vocab_size));
-    }
     if (!segments.empty() && segments.back().session == row.session_id) {
       Segment& s = segments.back();
       if (row.position != s.start + s.count) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "row ", i, ": session ", row.session_id, " position ",
-            row.position, " does not follow ", s.start + s.count - 1));
+            "row ", i, ": session ", row.session_id, " position ", row.position,
+            " does not follow ", s.start + s.count - 1));
       }
       ++s.count;
       continue;
     }
     if (!seen.insert(row.session_id).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "row ", i, ": rows of session ", row.session_id,
-          " are not contiguous"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("row ", i, ": rows of session ", row.session_id,
+                       " are not contiguous"));
     }
     const int64_t cached = kv_->Length(row.session_id);
     if (row.position != 0 && row.position != cached) {
@@ -127,9 +131,9 @@ absl::StatusOr<std::vector<CpuBackend::Segment>> CpuBackend::PlanBatch(
   }
   for (const Segment& s : segments) {
     if (s.start + s.count > max_context_) {
-      return absl::OutOfRangeError(absl::StrCat(
-          "session ", s.session, ": ", s.start + s.count,
-          " tokens exceed the context of ", max_context_));
+      return absl::OutOfRangeError(
+          absl::StrCat("session ", s.session, ": ", s.start + s.count,
+                       " tokens exceed the context of ", max_context_));
     }
   }
   return segments;
@@ -138,8 +142,20 @@ absl::StatusOr<std::vector<CpuBackend::Segment>> CpuBackend::PlanBatch(
 absl::Status CpuBackend::ReserveKv(const std::vector<Segment>& segments) {
   std::vector<std::pair<uint64_t, int64_t>> needs;
   needs.reserve(segments.size());
-  for (const Segment& s : segments) needs.push_back({s.session, s.start + s.count});
+  for (const Segment& s : segments)
+    needs.push_back({s.session, s.start + s.count});
   return kv_->Reserve(needs);
+}
+
+absl::StatusOr<std::vector<float>> CpuBackend::InputRows(
+    const Batch& batch) const {
+  if (!shard_->spec.has_embedding) return batch.hidden;
+  std::vector<float> x(batch.rows.size() * shard_->config.dim);
+  std::vector<int32_t> tokens;
+  tokens.reserve(batch.rows.size());
+  for (const BatchRow& row : batch.rows) tokens.push_back(row.token);
+  TESSERA_RETURN_IF_ERROR(EmbedRows(shard_->token_embd, tokens, x.data()));
+  return x;
 }
 
 absl::StatusOr<BatchOutput> CpuBackend::Forward(const Batch& batch) {
@@ -147,45 +163,34 @@ absl::StatusOr<BatchOutput> CpuBackend::Forward(const Batch& batch) {
     return absl::FailedPreconditionError("cpu backend: no shard loaded");
   }
   TESSERA_ASSIGN_OR_RETURN(std::vector<Segment> segments, PlanBatch(batch));
-  const model::ModelConfig& c = shard_->config;
-  const int64_t rows = static_cast<int64_t>(batch.rows.size());
-  std::vector<float> x;
-  if (shard_->spec.has_embedding) {
-    x.resize(rows * c.dim);
-    std::vector<int32_t> tokens(rows);
-    for (int64_t i = 0; i < rows; ++i) tokens[i] = batch.rows[i].token;
-    TESSERA_RETURN_IF_ERROR(EmbedRows(shard_->token_embd, tokens, x.data()));
-  } else {
-    x = batch.hidden;
-  }
+  TESSERA_ASSIGN_OR_RETURN(std::vector<float> x, InputRows(batch));
   // Last check that can fail; from here on the batch runs to completion.
   TESSERA_RETURN_IF_ERROR(ReserveKv(segments));
 
-  BatchOutput out;
-  int64_t outputs = 0;
+  const model::ModelConfig& c = shard_->config;
+  const int64_t rows = static_cast<int64_t>(batch.rows.size());
+  BatchOutput out{{}, c.dim, rows};
   if (shard_->spec.has_head) {
-    for (const BatchRow& row : batch.rows) outputs += row.want_output ? 1 : 0;
-    out.data.resize(outputs * c.vocab_size);
     out.row_width = c.vocab_size;
-    out.num_rows = outputs;
+    out.num_rows =
+        std::count_if(batch.rows.begin(), batch.rows.end(),
+                      [](const BatchRow& r) { return r.want_output; });
+    out.data.resize(out.num_rows * c.vocab_size);
   }
   float* logits = out.data.data();
   for (int64_t begin = 0; begin < rows; begin += kMaxRowsPerPass) {
     const int64_t end = std::min(rows, begin + kMaxRowsPerPass);
     RunPass(segments, begin, end, x.data() + begin * c.dim);
-    if (shard_->spec.has_head) {
-      Head(batch, x.data() + begin * c.dim, begin, end - begin, logits);
-      for (int64_t i = begin; i < end; ++i) {
-        logits += batch.rows[i].want_output ? c.vocab_size : 0;
-      }
+    if (!shard_->spec.has_head) continue;
+    Head(batch, x.data() + begin * c.dim, begin, end - begin, logits);
+    for (int64_t i = begin; i < end; ++i) {
+      logits += batch.rows[i].want_output ? c.vocab_size : 0;
     }
   }
-  for (const Segment& s : segments) kv_->SetLength(s.session, s.start + s.count);
-  if (!shard_->spec.has_head) {
-    out.data = std::move(x);
-    out.row_width = c.dim;
-    out.num_rows = rows;
+  for (const Segment& s : segments) {
+    kv_->SetLength(s.session, s.start + s.count);
   }
+  if (!shard_->spec.has_head) out.data = std::move(x);
   return out;
 }
 
@@ -206,8 +211,8 @@ MemoryUsage CpuBackend::memory() const {
   m.kv_bytes_reserved = kv_ == nullptr ? 0 : kv_->reserved_bytes();
   m.kv_budget_bytes = options_.kv_budget_bytes;
   m.scratch_bytes = matmul_.scratch_bytes();
-  for (const AlignedBuffer* b : {&norm_, &q_, &k_, &v_, &att_, &gate_, &up_,
-                                 &cos_sin_}) {
+  for (const AlignedBuffer* b :
+       {&norm_, &q_, &k_, &v_, &att_, &gate_, &up_, &cos_sin_}) {
     m.scratch_bytes += b->capacity();
   }
   for (const AlignedBuffer& b : scores_) m.scratch_bytes += b.capacity();

@@ -34,8 +34,8 @@
 namespace tessera::kernels {
 
 struct CpuBackendOptions {
-  CpuIsa isa = CpuIsa::kBest;               // kernels to use
-  GgmlType kv_type = GgmlType::kF32;        // F32 or F16 KV cache
+  CpuIsa isa = CpuIsa::kBest;         // kernels to use
+  GgmlType kv_type = GgmlType::kF32;  // F32 or F16 KV cache
 };
 
 // InvalidArgument for threads < 1, a negative budget, a KV type other than
@@ -73,16 +73,28 @@ class CpuBackend final : public Backend {
   CpuBackend(const BackendOptions& options, const CpuBackendOptions& cpu,
              const CpuKernels& kernels);
 
+  // Rows, hidden size and token ids; InvalidArgument otherwise.
+  absl::Status CheckBatchShape(const Batch& batch) const;
+  // Groups the rows into segments and checks that they continue their
+  // sessions and fit the context. Changes nothing.
   absl::StatusOr<std::vector<Segment>> PlanBatch(const Batch& batch) const;
+  // The input hidden rows: embedded tokens or a copy of batch.hidden.
+  absl::StatusOr<std::vector<float>> InputRows(const Batch& batch) const;
   absl::Status ReserveKv(const std::vector<Segment>& segments);
-  // Runs rows [begin, end) of the batch through the shard; `x` holds their
-  // hidden states (in and out).
-  void RunPass(const std::vector<Segment>& segments, int64_t begin,
-               int64_t end, float* x);
-  void RunLayer(int64_t l, const std::vector<Segment>& segments, int64_t begin,
-                int64_t n, float* x);
-  void Attention(int64_t l, const std::vector<Segment>& segments,
-                 int64_t begin, int64_t n);
+  // Runs rows [begin, end) of the batch through the shard's layers; `x`
+  // holds their hidden states (in and out).
+  void RunPass(const std::vector<Segment>& segments, int64_t begin, int64_t end,
+               float* x);
+  void RunLayer(int64_t l, int64_t n, float* x);
+  void NormRows(const float* x, const std::vector<float>& weight, int64_t n,
+                float* out);
+  // Q/K/V of the normed rows, biases, RoPE; stores K/V in the cache.
+  void QkvIntoCache(int64_t l, int64_t n);
+  // Attention of the pass's rows over their sessions' caches into att_.
+  void Attention(int64_t l, int64_t n);
+  // SwiGLU FFN of the normed rows, added into x.
+  void FeedForward(int64_t l, int64_t n, float* x);
+  // Final norm + output matrix for the rows that want logits.
   void Head(const Batch& batch, const float* x, int64_t begin, int64_t n,
             float* logits);
   void EnsureScratch(int64_t rows);
@@ -100,8 +112,8 @@ class CpuBackend final : public Backend {
 
   // Scratch, sized for kMaxRowsPerPass rows at most.
   AlignedBuffer norm_, q_, k_, v_, att_, gate_, up_, cos_sin_;
-  std::vector<AlignedBuffer> scores_;   // per thread
-  std::vector<int64_t> row_position_;   // per row of the pass
+  std::vector<AlignedBuffer> scores_;  // per thread
+  std::vector<int64_t> row_position_;  // per row of the pass
   std::vector<const Segment*> row_segment_;
 };
 

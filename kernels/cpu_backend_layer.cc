@@ -1,7 +1,7 @@
 // The compute of CpuBackend::Forward: one pass of up to kMaxRowsPerPass rows
-// through the shard's layers and head.
+// through the shard's layers and head. Scratch buffers hold the pass's rows:
+// norm_ (normed input), q_/k_/v_, att_ (attention output), gate_/up_.
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/cpu_backend.h"
 #include "kernels/cpu_ops.h"
@@ -12,6 +12,10 @@ namespace {
 
 MatrixRef Ref(const ExecMatrix& m) {
   return MatrixRef{m.format, m.rows, m.cols, m.row_bytes, m.data};
+}
+
+float* Floats(const AlignedBuffer& b) {
+  return reinterpret_cast<float*>(b.data());
 }
 
 // Grain for element-wise row loops: run inline for decode-sized batches.
@@ -47,100 +51,109 @@ void CpuBackend::RunPass(const std::vector<Segment>& segments, int64_t begin,
     }
   }
   const int64_t rope_dim = shard_->config.rope_dim;
-  float* cos_sin = cos_sin_.Reserve<float>(n * std::max<int64_t>(rope_dim, 1));
   for (int64_t i = 0; i < n; ++i) {
-    RopeAngles(rope_inv_freq_, row_position_[i], cos_sin + i * rope_dim);
+    RopeAngles(rope_inv_freq_, row_position_[i],
+               Floats(cos_sin_) + i * rope_dim);
   }
   for (int64_t l = 0; l < static_cast<int64_t>(shard_->layers.size()); ++l) {
-    RunLayer(l, segments, begin, n, x);
+    RunLayer(l, n, x);
   }
 }
 
-void CpuBackend::RunLayer(int64_t l, const std::vector<Segment>& segments,
-                          int64_t begin, int64_t n, float* x) {
+void CpuBackend::NormRows(const float* x, const std::vector<float>& weight,
+                          int64_t n, float* out) {
   const model::ModelConfig& c = shard_->config;
-  const ExecLayer& L = shard_->layers[l];
-  const int64_t dim = c.dim, kv_dim = c.kv_dim(), ffn = c.ffn_dim;
-  const int threads = pool_.num_threads();
-  float* h = reinterpret_cast<float*>(norm_.data());
-  float* q = reinterpret_cast<float*>(q_.data());
-  float* k = reinterpret_cast<float*>(k_.data());
-  float* v = reinterpret_cast<float*>(v_.data());
-  float* gate = reinterpret_cast<float*>(gate_.data());
-  float* up = reinterpret_cast<float*>(up_.data());
-  auto norm_rows = [&](const std::vector<float>& weight) {
-    pool_.ParallelFor(n, RowGrain(n, threads), [&](int64_t b, int64_t e, int) {
-      for (int64_t i = b; i < e; ++i) {
-        RmsNorm(x + i * dim, weight.data(), dim, c.norm_eps, h + i * dim);
-      }
-    });
-  };
-
-  norm_rows(L.attn_norm);
-  const MatMulJob qkv[] = {{Ref(L.wq), q, dim}, {Ref(L.wk), k, kv_dim},
-                           {Ref(L.wv), v, kv_dim}};
-  matmul_.Run(qkv, h, n, dim);
-  // Biases, rotary embedding, and the new keys/values into the cache.
-  const float* cos_sin = reinterpret_cast<const float*>(cos_sin_.data());
-  const bool neox = c.arch == model::Architecture::kQwen2;
-  pool_.ParallelFor(n, RowGrain(n, threads), [&](int64_t b, int64_t e, int) {
-    for (int64_t i = b; i < e; ++i) {
-      float* qi = q + i * dim;
-      float* ki = k + i * kv_dim;
-      float* vi = v + i * kv_dim;
-      if (!L.bq.empty()) simd::Add(L.bq.data(), qi, dim);
-      if (!L.bk.empty()) simd::Add(L.bk.data(), ki, kv_dim);
-      if (!L.bv.empty()) simd::Add(L.bv.data(), vi, kv_dim);
-      const float* cs = cos_sin + i * c.rope_dim;
-      ApplyRope(qi, c.n_heads, c.head_dim, c.rope_dim, cs, neox);
-      ApplyRope(ki, c.n_kv_heads, c.head_dim, c.rope_dim, cs, neox);
-      kv_->Store(row_segment_[i]->session, l, row_position_[i], ki, vi);
-    }
-  });
-  Attention(l, segments, begin, n);
-  const MatMulJob wo[] = {{Ref(L.wo), x, dim, true}};
-  matmul_.Run(wo, reinterpret_cast<const float*>(att_.data()), n, dim);
-
-  norm_rows(L.ffn_norm);
-  const MatMulJob gate_up[] = {{Ref(L.w_gate), gate, ffn}, {Ref(L.w_up), up, ffn}};
-  matmul_.Run(gate_up, h, n, dim);
-  pool_.ParallelFor(n, RowGrain(n, threads), [&](int64_t b, int64_t e, int) {
-    for (int64_t i = b; i < e; ++i) {
-      simd::SwiGlu(gate + i * ffn, up + i * ffn, gate + i * ffn, ffn);
-    }
-  });
-  const MatMulJob down[] = {{Ref(L.w_down), x, dim, true}};
-  matmul_.Run(down, gate, n, ffn);
+  pool_.ParallelFor(n, RowGrain(n, pool_.num_threads()),
+                    [&](int64_t b, int64_t e, int) {
+                      for (int64_t i = b; i < e; ++i) {
+                        RmsNorm(x + i * c.dim, weight.data(), c.dim, c.norm_eps,
+                                out + i * c.dim);
+                      }
+                    });
 }
 
-void CpuBackend::Attention(int64_t l, const std::vector<Segment>& segments,
-                           int64_t begin, int64_t n) {
+void CpuBackend::RunLayer(int64_t l, int64_t n, float* x) {
+  const model::ModelConfig& c = shard_->config;
+  const ExecLayer& L = shard_->layers[l];
+  NormRows(x, L.attn_norm, n, Floats(norm_));
+  QkvIntoCache(l, n);
+  Attention(l, n);
+  const MatMulJob wo[] = {{Ref(L.wo), x, c.dim, /*accumulate=*/true}};
+  matmul_.Run(wo, Floats(att_), n, c.dim);
+  NormRows(x, L.ffn_norm, n, Floats(norm_));
+  FeedForward(l, n, x);
+}
+
+void CpuBackend::QkvIntoCache(int64_t l, int64_t n) {
+  const model::ModelConfig& c = shard_->config;
+  const ExecLayer& L = shard_->layers[l];
+  const int64_t dim = c.dim, kv_dim = c.kv_dim();
+  float *q = Floats(q_), *k = Floats(k_), *v = Floats(v_);
+  const MatMulJob qkv[] = {
+      {Ref(L.wq), q, dim}, {Ref(L.wk), k, kv_dim}, {Ref(L.wv), v, kv_dim}};
+  matmul_.Run(qkv, Floats(norm_), n, dim);
+  // Biases, rotary embedding, then the new keys/values into the cache.
+  const bool neox = c.arch == model::Architecture::kQwen2;
+  pool_.ParallelFor(
+      n, RowGrain(n, pool_.num_threads()), [&](int64_t b, int64_t e, int) {
+        for (int64_t i = b; i < e; ++i) {
+          float *qi = q + i * dim, *ki = k + i * kv_dim, *vi = v + i * kv_dim;
+          if (!L.bq.empty()) simd::Add(L.bq.data(), qi, dim);
+          if (!L.bk.empty()) simd::Add(L.bk.data(), ki, kv_dim);
+          if (!L.bv.empty()) simd::Add(L.bv.data(), vi, kv_dim);
+          const float* cs = Floats(cos_sin_) + i * c.rope_dim;
+          ApplyRope(qi, c.n_heads, c.head_dim, c.rope_dim, cs, neox);
+          ApplyRope(ki, c.n_kv_heads, c.head_dim, c.rope_dim, cs, neox);
+          kv_->Store(row_segment_[i]->session, l, row_position_[i], ki, vi);
+        }
+      });
+}
+
+void CpuBackend::Attention(int64_t l, int64_t n) {
   const model::ModelConfig& c = shard_->config;
   const int64_t group = c.n_heads / c.n_kv_heads;
-  const float* q = reinterpret_cast<const float*>(q_.data());
-  float* att = reinterpret_cast<float*>(att_.data());
+  const float* q = Floats(q_);
+  float* att = Floats(att_);
   // Scores scratch for the longest row of the pass.
   int64_t longest = 0;
-  for (int64_t i = 0; i < n; ++i) longest = std::max(longest, row_position_[i] + 1);
+  for (int64_t i = 0; i < n; ++i) {
+    longest = std::max(longest, row_position_[i] + 1);
+  }
   for (AlignedBuffer& b : scores_) b.Reserve<float>(group * longest);
-  const int64_t tasks = n * c.n_kv_heads;
-  pool_.ParallelFor(tasks, 1, [&](int64_t b, int64_t e, int thread) {
-    float* scores = reinterpret_cast<float*>(scores_[thread].data());
+  // One task per (row, KV head): its `group` query heads share the keys.
+  pool_.ParallelFor(n * c.n_kv_heads, 1, [&](int64_t b, int64_t e, int thread) {
     for (int64_t task = b; task < e; ++task) {
       const int64_t i = task / c.n_kv_heads, head = task % c.n_kv_heads;
-      const KvLayerView kv = kv_->View(row_segment_[i]->session, l);
-      const int64_t offset = head * group * c.head_dim;
-      AttendGroup(q + i * c.dim + offset, group, c.head_dim, kv,
-                  head * c.head_dim, row_position_[i] + 1, scores,
-                  att + i * c.dim + offset);
+      const int64_t offset = i * c.dim + head * group * c.head_dim;
+      AttendGroup(q + offset, group, c.head_dim,
+                  kv_->View(row_segment_[i]->session, l), head * c.head_dim,
+                  row_position_[i] + 1, Floats(scores_[thread]), att + offset);
     }
   });
+}
+
+void CpuBackend::FeedForward(int64_t l, int64_t n, float* x) {
+  const model::ModelConfig& c = shard_->config;
+  const ExecLayer& L = shard_->layers[l];
+  const int64_t ffn = c.ffn_dim;
+  float *gate = Floats(gate_), *up = Floats(up_);
+  const MatMulJob gate_up[] = {{Ref(L.w_gate), gate, ffn},
+                               {Ref(L.w_up), up, ffn}};
+  matmul_.Run(gate_up, Floats(norm_), n, c.dim);
+  pool_.ParallelFor(
+      n, RowGrain(n, pool_.num_threads()), [&](int64_t b, int64_t e, int) {
+        for (int64_t i = b; i < e; ++i) {
+          simd::SwiGlu(gate + i * ffn, up + i * ffn, gate + i * ffn, ffn);
+        }
+      });
+  const MatMulJob down[] = {{Ref(L.w_down), x, c.dim, /*accumulate=*/true}};
+  matmul_.Run(down, gate, n, ffn);
 }
 
 void CpuBackend::Head(const Batch& batch, const float* x, int64_t begin,
                       int64_t n, float* logits) {
   const model::ModelConfig& c = shard_->config;
-  float* h = reinterpret_cast<float*>(norm_.data());
+  float* h = Floats(norm_);
   int64_t outputs = 0;
   for (int64_t i = 0; i < n; ++i) {
     if (!batch.rows[begin + i].want_output) continue;

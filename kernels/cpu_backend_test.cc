@@ -121,8 +121,8 @@ TEST_F(CpuBackendTest, CallsOutOfOrderFailCleanly) {
 }
 
 TEST_F(CpuBackendTest, MatchesReferenceWithQwenFeatures) {
-  for (GgmlType format : {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0,
-                          GgmlType::kQ4_0}) {
+  for (GgmlType format :
+       {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0}) {
     auto reference = RoundTripReference::Create(model_->weights, format);
     ASSERT_TRUE(reference.ok()) << reference.status();
     auto session = (*reference)->model().NewSession(512);

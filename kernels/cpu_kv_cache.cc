@@ -46,7 +46,8 @@ absl::Status KvCache::Reserve(
     while (static_cast<int64_t>(s.pages.size()) < pages) {
       // Left uninitialised: pages are written before they are read, and
       // untouched memory costs no RSS.
-      s.pages.push_back(std::make_unique_for_overwrite<uint8_t[]>(page_bytes()));
+      s.pages.push_back(
+          std::make_unique_for_overwrite<uint8_t[]>(page_bytes()));
     }
   }
   reserved_bytes_ += new_bytes;
@@ -69,7 +70,8 @@ absl::Status KvCache::Release(uint64_t session) {
   if (it == sessions_.end()) {
     return absl::NotFoundError(absl::StrCat("unknown session ", session));
   }
-  reserved_bytes_ -= static_cast<int64_t>(it->second.pages.size()) * page_bytes();
+  reserved_bytes_ -=
+      static_cast<int64_t>(it->second.pages.size()) * page_bytes();
   sessions_.erase(it);
   return absl::OkStatus();
 }

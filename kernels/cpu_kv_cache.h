@@ -49,7 +49,9 @@ class KvCache {
   KvCache(int64_t layers, int64_t kv_dim, model::GgmlType type,
           int64_t budget_bytes);
 
-  int64_t bytes_per_token() const { return 2 * layers_ * kv_dim_ * element_bytes_; }
+  int64_t bytes_per_token() const {
+    return 2 * layers_ * kv_dim_ * element_bytes_;
+  }
   int64_t page_bytes() const { return kPageTokens * bytes_per_token(); }
   int64_t reserved_bytes() const { return reserved_bytes_; }
   int64_t budget_bytes() const { return budget_bytes_; }

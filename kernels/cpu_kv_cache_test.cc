@@ -46,7 +46,8 @@ TEST(KvCacheTest, BudgetIsAllOrNothing) {
   EXPECT_FALSE(small.Contains(3));
   EXPECT_EQ(small.reserved_bytes(), page);
   EXPECT_TRUE(small.Reserve({{2, 10}}).ok());
-  EXPECT_EQ(cache.Reserve({{1, 1}}).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(cache.Reserve({{1, 1}}).code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 // Keys are stored dimension-major per page, values token-major; every
@@ -65,7 +66,8 @@ TEST(KvCacheTest, StoredKeysAndValuesReadBackInThePageLayout) {
     }
     auto read = [&](const uint8_t* block, int64_t index) {
       return type == GgmlType::kF16
-                 ? simd::HalfToFloat(reinterpret_cast<const uint16_t*>(block)[index])
+                 ? simd::HalfToFloat(
+                       reinterpret_cast<const uint16_t*>(block)[index])
                  : reinterpret_cast<const float*>(block)[index];
     };
     constexpr int64_t kPage = KvCache::kPageTokens;

@@ -63,8 +63,9 @@ void AttendGroup(const float* q, int64_t group, int64_t head_dim,
       const int64_t n = std::min(kPage, length - p * kPage);
       const uint8_t* keys = kv.KeyBlock(p) + kv_offset * kPage * element_bytes;
       if (kv.f16) {
-        simd::DotTransposedF16(qg, head_dim, reinterpret_cast<const uint16_t*>(keys),
-                               kPage, n, scale, s + p * kPage);
+        simd::DotTransposedF16(qg, head_dim,
+                               reinterpret_cast<const uint16_t*>(keys), kPage,
+                               n, scale, s + p * kPage);
       } else {
         simd::DotTransposed(qg, head_dim, reinterpret_cast<const float*>(keys),
                             kPage, n, scale, s + p * kPage);
@@ -78,11 +79,13 @@ void AttendGroup(const float* q, int64_t group, int64_t head_dim,
       const int64_t n = std::min(kPage, length - p * kPage);
       const uint8_t* values = kv.ValueBlock(p) + kv_offset * element_bytes;
       if (kv.f16) {
-        simd::WeightedSumF16(s + p * kPage, n, reinterpret_cast<const uint16_t*>(values),
+        simd::WeightedSumF16(s + p * kPage, n,
+                             reinterpret_cast<const uint16_t*>(values),
                              kv.kv_dim, head_dim, o);
       } else {
-        simd::WeightedSum(s + p * kPage, n, reinterpret_cast<const float*>(values),
-                          kv.kv_dim, head_dim, o);
+        simd::WeightedSum(s + p * kPage, n,
+                          reinterpret_cast<const float*>(values), kv.kv_dim,
+                          head_dim, o);
       }
     }
   }

@@ -32,7 +32,8 @@ namespace tessera::kernels {
 
 #if TESSERA_AVX2_KERNELS
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), \
+                             apply_to = function)
 #else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
@@ -65,15 +66,17 @@ inline __m256i BlockDot(const uint8_t* blk, const int8_t* a,
   const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
   const __m256i ones = _mm256_set1_epi16(1);
   if constexpr (kQ4) {
-    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-    const __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q),
-                                       _mm256_set1_epi8(0x0f));
+    const __m128i q =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m256i u = _mm256_and_si256(
+        _mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0f));
     const __m256i pairs = _mm256_maddubs_epi16(u, av);
     return _mm256_add_epi32(
         _mm256_madd_epi16(pairs, ones),
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(quad_corr)));
   } else {
-    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+    const __m256i wv =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
     const __m256i pairs =
         _mm256_maddubs_epi16(_mm256_abs_epi8(wv), _mm256_sign_epi8(av, wv));
     return _mm256_madd_epi16(pairs, ones);
@@ -87,7 +90,8 @@ void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
   constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
   const int64_t nb = x.blocks;
   // Rows are short; prefetch ahead so the stream never restarts cold.
-  const int64_t ahead = (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes * w.row_bytes;
+  const int64_t ahead =
+      (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes * w.row_bytes;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w.data + r * w.row_bytes;
     __m256 acc[NA];
@@ -97,10 +101,12 @@ void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
       _mm_prefetch(reinterpret_cast<const char*>(blk + ahead), _MM_HINT_T0);
       const float dw = LoadHalf(blk);
       for (int n = 0; n < NA; ++n) {
-        const __m256i dot = BlockDot<kQ4>(blk, x.qs + n * x.cols + b * 32,
-                                          x.quad_corr + n * (x.cols / 4) + b * 8);
-        acc[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
-                                 _mm256_set1_ps(dw * x.scales[n * nb + b]), acc[n]);
+        const __m256i dot =
+            BlockDot<kQ4>(blk, x.qs + n * x.cols + b * 32,
+                          x.quad_corr + n * (x.cols / 4) + b * 8);
+        acc[n] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                            _mm256_set1_ps(dw * x.scales[n * nb + b]), acc[n]);
       }
     }
     for (int n = 0; n < NA; ++n) {
@@ -140,7 +146,8 @@ void QuantMatVec(const MatrixRef& w, int64_t r0, int64_t r1,
 template <bool kF16>
 inline __m256 LoadWeights(const uint8_t* row, int64_t k) {
   if constexpr (kF16) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
+    return _mm256_cvtph_ps(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
   } else {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + k);
   }
@@ -159,24 +166,28 @@ inline float ScalarWeight(const uint8_t* row, int64_t k) {
 
 // One weight row x NX activation rows.
 template <bool kF16, int NX>
-void FloatTile(const uint8_t* row, int64_t cols, int64_t row_bytes, const float* x,
-               int64_t x_stride, float* out, int64_t y_stride, bool accumulate) {
+void FloatTile(const uint8_t* row, int64_t cols, int64_t row_bytes,
+               const float* x, int64_t x_stride, float* out, int64_t y_stride,
+               bool accumulate) {
   __m256 acc[NX];
   for (int j = 0; j < NX; ++j) acc[j] = _mm256_setzero_ps();
   constexpr int64_t kElementBytes = kF16 ? 2 : 4;
-  const int64_t ahead = (kPrefetchBytes + row_bytes - 1) / row_bytes * row_bytes;
+  const int64_t ahead =
+      (kPrefetchBytes + row_bytes - 1) / row_bytes * row_bytes;
   int64_t k = 0;
   for (; k + 8 <= cols; k += 8) {
     _mm_prefetch(reinterpret_cast<const char*>(row + k * kElementBytes + ahead),
                  _MM_HINT_T0);
     const __m256 wv = LoadWeights<kF16>(row, k);
     for (int j = 0; j < NX; ++j) {
-      acc[j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + j * x_stride + k), acc[j]);
+      acc[j] =
+          _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + j * x_stride + k), acc[j]);
     }
   }
   for (int j = 0; j < NX; ++j) {
     float v = HorizontalSum(acc[j]);
-    for (int64_t t = k; t < cols; ++t) v += ScalarWeight<kF16>(row, t) * x[j * x_stride + t];
+    for (int64_t t = k; t < cols; ++t)
+      v += ScalarWeight<kF16>(row, t) * x[j * x_stride + t];
     float& o = out[j * y_stride];
     o = accumulate ? o + v : v;
   }
@@ -206,7 +217,8 @@ void FloatMatMul(const MatrixRef& w, int64_t r0, int64_t r1, const float* x,
   if (w.format == GgmlType::kF16) {
     FloatMatMulFormat<true>(w, r0, r1, x, n, x_stride, y, y_stride, accumulate);
   } else {
-    FloatMatMulFormat<false>(w, r0, r1, x, n, x_stride, y, y_stride, accumulate);
+    FloatMatMulFormat<false>(w, r0, r1, x, n, x_stride, y, y_stride,
+                             accumulate);
   }
 }
 

@@ -7,7 +7,9 @@
 // accumulators, so no sign fix-ups are needed in the inner loops.
 //
 //  * matvec (decode, memory bound): two blocks per 512-bit step straight
-//    from the GGUF layout; per-block scales applied in float lanes.
+//    from the GGUF layout, one row at a time so the weights are a single
+//    sequential stream, prefetched kPrefetchBytes ahead; per-block scales
+//    applied in float lanes.
 //  * gemm (prefill, compute bound): a panel of 16 weight rows is repacked so
 //    that each 32-bit lane holds 4 bytes of one row ("quad-interleaved");
 //    one vpdpbusd with a broadcast activation quad then advances 16 output
@@ -15,7 +17,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <cstdlib>
 
 #include "kernels/cpu_ops_kernels.h"
 
@@ -38,10 +39,14 @@ namespace tessera::kernels {
 
 #if TESSERA_AVX512_KERNELS
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+#pragma clang attribute push(                                             \
+    __attribute__((target(                                                \
+        "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), \
+    apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#pragma GCC target( \
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 #endif
 
 namespace {
@@ -50,9 +55,10 @@ constexpr int64_t kQ8_0Bytes = 34;
 constexpr int64_t kQ4_0Bytes = 18;
 // Repacked panel block: 16 float scales, then 8 quads x 16 rows x 4 bytes.
 constexpr int64_t kPanelBlockBytes = 64 + 8 * 64;
-// How far ahead of the computation the weight streams are prefetched: about
-// the bandwidth-delay product of one core's memory stream.
-static const int64_t kPrefetchBytes = getenv("PFB") ? atoi(getenv("PFB")) : 8192;
+// How far ahead of the computation the weight streams are prefetched: more
+// than the bandwidth-delay product of one core's memory stream (~35 GB/s x
+// ~150 ns); the hardware prefetcher alone restarts too often on short rows.
+constexpr int64_t kPrefetchBytes = 16384;
 
 inline uint32_t LoadU16(const uint8_t* p) {
   uint16_t v;
@@ -75,11 +81,13 @@ inline __m512i LoadBlockPair(const uint8_t* blk) {
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
     v = _mm512_mask_broadcast_i32x4(
         v, 0xff00,
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2 + kQ4_0Bytes)));
+        _mm_loadu_si128(
+            reinterpret_cast<const __m128i*>(blk + 2 + kQ4_0Bytes)));
     v = _mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
     return _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
   } else {
-    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+    const __m256i lo =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
     const __m256i hi = _mm256_loadu_si256(
         reinterpret_cast<const __m256i*>(blk + 2 + kQ8_0Bytes));
     return _mm512_xor_si512(
@@ -91,7 +99,8 @@ inline __m512i LoadBlockPair(const uint8_t* blk) {
 template <bool kQ4>
 inline __m256i LoadBlock(const uint8_t* blk) {
   if constexpr (kQ4) {
-    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m128i q =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
     const __m256i v = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
   } else {
@@ -107,10 +116,11 @@ template <bool kQ4, int NA>
 inline void MatVecPair(const uint8_t* row, int64_t b, const QuantizedRows& x,
                        __m512 (&acc)[NA]) {
   constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
-  const __m512i halves = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0,
-                                          0, 0, 0, 0);
+  const __m512i halves =
+      _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
   const uint8_t* blk = row + b * kBytes;
-  _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchBytes), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchBytes),
+               _MM_HINT_T0);
   const __m512i u = LoadBlockPair<kQ4>(blk);
   const __m128 dw = _mm_cvtph_ps(
       _mm_cvtsi32_si128(LoadU16(blk) | (LoadU16(blk + kBytes) << 16)));
@@ -118,8 +128,9 @@ inline void MatVecPair(const uint8_t* row, int64_t b, const QuantizedRows& x,
     const __m512i dot = _mm512_dpbusd_epi32(
         _mm512_loadu_si512(x.quad_corr + n * (x.cols / 4) + b * 8), u,
         _mm512_loadu_si512(x.qs + n * x.cols + b * 32));
-    const __m128 da = _mm_castpd_ps(_mm_load_sd(
-        reinterpret_cast<const double*>(x.scales + n * x.blocks + b)));
+    // Two consecutive activation scales (any alignment).
+    const __m128 da = _mm_castsi128_ps(_mm_loadl_epi64(
+        reinterpret_cast<const __m128i*>(x.scales + n * x.blocks + b)));
     const __m512 s = _mm512_permutexvar_ps(
         halves, _mm512_castps128_ps512(_mm_mul_ps(dw, da)));
     acc[n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc[n]);
@@ -141,8 +152,9 @@ inline void MatVecLastBlock(const uint8_t* row, int64_t b,
         u,
         _mm256_loadu_si256(
             reinterpret_cast<const __m256i*>(x.qs + n * x.cols + b * 32)));
-    const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(dot),
-                                   _mm256_set1_ps(dw * x.scales[n * x.blocks + b]));
+    const __m256 f =
+        _mm256_mul_ps(_mm256_cvtepi32_ps(dot),
+                      _mm256_set1_ps(dw * x.scales[n * x.blocks + b]));
     acc[n] = _mm512_add_ps(acc[n], _mm512_zextps256_ps512(f));
   }
 }
@@ -211,7 +223,6 @@ void RepackPanel(const MatrixRef& w, int64_t r0, uint8_t* panel) {
   const int64_t nb = w.cols / 32;
   const int64_t rows = std::min<int64_t>(kGemmPanelRows, w.rows - r0);
   for (int64_t i = 0; i < kGemmPanelRows; ++i) {
-    const uint8_t* row = w.data + (r0 + i) * w.row_bytes;
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t* p = panel + b * kPanelBlockBytes;
       auto* d = reinterpret_cast<float*>(p);
@@ -221,7 +232,7 @@ void RepackPanel(const MatrixRef& w, int64_t r0, uint8_t* panel) {
         for (int q = 0; q < 8; ++q) quads[q * 16 + i] = 0;
         continue;
       }
-      const uint8_t* blk = row + b * kBytes;
+      const uint8_t* blk = w.data + (r0 + i) * w.row_bytes + b * kBytes;
       d[i] = _cvtsh_ss(static_cast<uint16_t>(LoadU16(blk)));
       if constexpr (kQ4) {
         for (int q = 0; q < 4; ++q) {
@@ -257,8 +268,8 @@ void PanelKernel(const uint8_t* panel, const QuantizedRows& x, int64_t n0,
       const int8_t* a = x.qs + row * x.cols + b * 32;
       __m512i s = _mm512_set1_epi32(x.block_corr[row * nb + b]);
       for (int q = 0; q < 8; ++q) {
-        s = _mm512_dpbusd_epi32(s, wq[q],
-                                _mm512_set1_epi32(static_cast<int>(LoadU32(a + 4 * q))));
+        s = _mm512_dpbusd_epi32(
+            s, wq[q], _mm512_set1_epi32(static_cast<int>(LoadU32(a + 4 * q))));
       }
       const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(s),
                                      _mm512_set1_ps(x.scales[row * nb + b]));
@@ -267,7 +278,8 @@ void PanelKernel(const uint8_t* panel, const QuantizedRows& x, int64_t n0,
   }
   for (int n = 0; n < NR; ++n) {
     float* out = y + (n0 + n) * y_stride + r0;
-    if (accumulate) acc[n] = _mm512_add_ps(acc[n], _mm512_maskz_loadu_ps(mask, out));
+    if (accumulate)
+      acc[n] = _mm512_add_ps(acc[n], _mm512_maskz_loadu_ps(mask, out));
     _mm512_mask_storeu_ps(out, mask, acc[n]);
   }
 }
@@ -323,17 +335,20 @@ template <bool kF16, int NW, int NX>
 inline void FloatChunk(const MatrixRef& w, int64_t r, const float* x,
                        int64_t x_stride, int64_t k, __m512 (&acc)[NW][NX]) {
   constexpr int64_t kElementBytes = kF16 ? 2 : 4;
-  const __mmask16 mask =
-      w.cols - k >= 16 ? __mmask16{0xffff}
-                       : static_cast<__mmask16>((1u << (w.cols - k)) - 1);
+  const __mmask16 mask = w.cols - k >= 16
+                             ? __mmask16{0xffff}
+                             : static_cast<__mmask16>((1u << (w.cols - k)) - 1);
   __m512 xv[NX];
-  for (int j = 0; j < NX; ++j) xv[j] = _mm512_maskz_loadu_ps(mask, x + j * x_stride + k);
+  for (int j = 0; j < NX; ++j)
+    xv[j] = _mm512_maskz_loadu_ps(mask, x + j * x_stride + k);
   for (int i = 0; i < NW; ++i) {
     const uint8_t* row = w.data + (r + i) * w.row_bytes;
-    _mm_prefetch(reinterpret_cast<const char*>(row + k * kElementBytes + kPrefetchBytes),
-                 _MM_HINT_T0);
+    _mm_prefetch(
+        reinterpret_cast<const char*>(row + k * kElementBytes + kPrefetchBytes),
+        _MM_HINT_T0);
     const __m512 wv = LoadWeights<kF16>(row, k, mask);
-    for (int j = 0; j < NX; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
+    for (int j = 0; j < NX; ++j)
+      acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
   }
 }
 
@@ -347,12 +362,14 @@ void FloatTile(const MatrixRef& w, int64_t r, const float* x, int64_t x_stride,
   }
   for (int64_t k = 0; k < w.cols; k += 32) {
     FloatChunk<kF16, NW, NX>(w, r, x, x_stride, k, even);
-    if (k + 16 < w.cols) FloatChunk<kF16, NW, NX>(w, r, x, x_stride, k + 16, odd);
+    if (k + 16 < w.cols)
+      FloatChunk<kF16, NW, NX>(w, r, x, x_stride, k + 16, odd);
   }
   for (int i = 0; i < NW; ++i) {
     for (int j = 0; j < NX; ++j) {
       float& out = y[j * y_stride + r + i];
-      const float v = _mm512_reduce_add_ps(_mm512_add_ps(even[i][j], odd[i][j]));
+      const float v =
+          _mm512_reduce_add_ps(_mm512_add_ps(even[i][j], odd[i][j]));
       out = accumulate ? out + v : v;
     }
   }
@@ -360,7 +377,8 @@ void FloatTile(const MatrixRef& w, int64_t r, const float* x, int64_t x_stride,
 
 template <bool kF16, int NW>
 void FloatRowGroup(const MatrixRef& w, int64_t r, const float* x, int64_t n,
-                   int64_t x_stride, float* y, int64_t y_stride, bool accumulate) {
+                   int64_t x_stride, float* y, int64_t y_stride,
+                   bool accumulate) {
   int64_t j = 0;
   for (; j + 4 <= n; j += 4) {
     FloatTile<kF16, NW, 4>(w, r, x + j * x_stride, x_stride, y + j * y_stride,
@@ -369,10 +387,17 @@ void FloatRowGroup(const MatrixRef& w, int64_t r, const float* x, int64_t n,
   const float* xj = x + j * x_stride;
   float* yj = y + j * y_stride;
   switch (n - j) {
-    case 3: return FloatTile<kF16, NW, 3>(w, r, xj, x_stride, yj, y_stride, accumulate);
-    case 2: return FloatTile<kF16, NW, 2>(w, r, xj, x_stride, yj, y_stride, accumulate);
-    case 1: return FloatTile<kF16, NW, 1>(w, r, xj, x_stride, yj, y_stride, accumulate);
-    default: return;
+    case 3:
+      return FloatTile<kF16, NW, 3>(w, r, xj, x_stride, yj, y_stride,
+                                    accumulate);
+    case 2:
+      return FloatTile<kF16, NW, 2>(w, r, xj, x_stride, yj, y_stride,
+                                    accumulate);
+    case 1:
+      return FloatTile<kF16, NW, 1>(w, r, xj, x_stride, yj, y_stride,
+                                    accumulate);
+    default:
+      return;
   }
 }
 
@@ -399,7 +424,8 @@ void FloatMatMul(const MatrixRef& w, int64_t r0, int64_t r1, const float* x,
   if (w.format == GgmlType::kF16) {
     FloatMatMulFormat<true>(w, r0, r1, x, n, x_stride, y, y_stride, accumulate);
   } else {
-    FloatMatMulFormat<false>(w, r0, r1, x, n, x_stride, y, y_stride, accumulate);
+    FloatMatMulFormat<false>(w, r0, r1, x, n, x_stride, y, y_stride,
+                             accumulate);
   }
 }
 

@@ -45,7 +45,8 @@ struct Matrices {
     const std::vector<float> values = RandomFloats(rows * cols, 7);
     for (int c = 0; c < copies; ++c) {
       storage.emplace_back(new uint8_t[row_bytes * rows]);
-      (void)model::Quantize(format, values.data(), storage.back().get(), rows * cols);
+      (void)model::Quantize(format, values.data(), storage.back().get(),
+                            rows * cols);
       refs.push_back({format, rows, cols, row_bytes, storage.back().get()});
     }
   }
@@ -84,14 +85,17 @@ void BM_MatVecKernelCached(benchmark::State& state) {
   const std::vector<float> x = RandomFloats(kDim, 3);
   std::vector<float> y(kRows);
   QuantizedActivations q;
-  q.Quantize(x.data(), 1, kDim, kDim,
-             format == GgmlType::kQ4_0 ? kernels.q4_0_offset : kernels.q8_0_offset,
-             nullptr);
+  q.Quantize(
+      x.data(), 1, kDim, kDim,
+      format == GgmlType::kQ4_0 ? kernels.q4_0_offset : kernels.q8_0_offset,
+      nullptr);
   for (auto _ : state) {
     if (format == GgmlType::kF16) {
-      kernels.float_matmul(m.refs[0], 0, kRows, x.data(), 1, kDim, y.data(), kRows, false);
+      kernels.float_matmul(m.refs[0], 0, kRows, x.data(), 1, kDim, y.data(),
+                           kRows, false);
     } else {
-      kernels.quant_matvec(m.refs[0], 0, kRows, q.rows(), y.data(), kRows, false);
+      kernels.quant_matvec(m.refs[0], 0, kRows, q.rows(), y.data(), kRows,
+                           false);
     }
     benchmark::DoNotOptimize(y.data());
   }
@@ -175,7 +179,8 @@ void BM_AttendGroup(benchmark::State& state) {
   KvCache cache(1, kKvDim, kv_type, int64_t{1} << 30);
   (void)cache.Reserve({{1, length}});
   const std::vector<float> row = RandomFloats(kKvDim, 9);
-  for (int64_t t = 0; t < length; ++t) cache.Store(1, 0, t, row.data(), row.data());
+  for (int64_t t = 0; t < length; ++t)
+    cache.Store(1, 0, t, row.data(), row.data());
   const std::vector<float> q = RandomFloats(kGroup * kHeadDim, 4);
   std::vector<float> scores(kGroup * length), out(kGroup * kHeadDim);
   for (auto _ : state) {
@@ -194,7 +199,11 @@ BENCHMARK(BM_MatVec)
     ->ArgsProduct({{kQ8, kQ4, kF16}, {1, 2}})
     ->ArgNames({"format", "threads"})
     ->UseRealTime();
-BENCHMARK(BM_MatVecKernelCached)->Arg(kQ8)->Arg(kQ4)->Arg(kF16)->ArgName("format");
+BENCHMARK(BM_MatVecKernelCached)
+    ->Arg(kQ8)
+    ->Arg(kQ4)
+    ->Arg(kF16)
+    ->ArgName("format");
 BENCHMARK(BM_Gemm)
     ->ArgsProduct({{kQ8, kQ4}, {1, 2}, {128}})
     ->ArgNames({"format", "threads", "rows"})
@@ -203,7 +212,9 @@ BENCHMARK(BM_MemoryRead)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
 BENCHMARK(BM_QuantizeActivations)->Arg(1)->Arg(128);
 BENCHMARK(BM_RmsNorm);
 BENCHMARK(BM_SwiGlu);
-BENCHMARK(BM_AttendGroup)->ArgsProduct({{128, 1024}, {0, 1}})->ArgNames({"length", "f16"});
+BENCHMARK(BM_AttendGroup)
+    ->ArgsProduct({{128, 1024}, {0, 1}})
+    ->ArgNames({"length", "f16"});
 
 }  // namespace
 }  // namespace tessera::kernels

@@ -26,7 +26,8 @@ class AlignedBuffer {
   }
   template <typename T>
   T* Reserve(int64_t count) {
-    return reinterpret_cast<T*>(Reserve(count * static_cast<int64_t>(sizeof(T))));
+    return reinterpret_cast<T*>(
+        Reserve(count * static_cast<int64_t>(sizeof(T))));
   }
 
   uint8_t* data() const { return data_.get(); }

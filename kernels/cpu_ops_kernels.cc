@@ -89,8 +89,8 @@ bool IsaAvailable(CpuIsa isa) {
 }
 
 CpuIsa DetectBestIsa() {
-  for (CpuIsa isa : {CpuIsa::kAvx512Vnni, CpuIsa::kAvx2,
-                     CpuIsa::kNeonDotProd, CpuIsa::kNeon}) {
+  for (CpuIsa isa : {CpuIsa::kAvx512Vnni, CpuIsa::kAvx2, CpuIsa::kNeonDotProd,
+                     CpuIsa::kNeon}) {
     if (IsaAvailable(isa)) return isa;
   }
   return CpuIsa::kScalar;

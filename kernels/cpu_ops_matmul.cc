@@ -11,9 +11,11 @@ namespace {
 // it, one streaming pass per kMaxMatVecRows rows reads the weights fewer
 // times than repacking costs.
 constexpr int64_t kGemmMinRows = 8;
-// Work items per thread: enough for dynamic balancing on a noisy machine,
-// few enough that each item streams a long contiguous stretch of weights.
-constexpr int64_t kItemsPerThread = 6;
+// Guided scheduling (see PlanItems): an item takes 1/(kGuidedShare x
+// threads) of the remaining rows, but at least kMinItemRows (a multiple of
+// the gemm panel height).
+constexpr int64_t kGuidedShare = 2;
+constexpr int64_t kMinItemRows = 32;
 
 bool IsQuantized(GgmlType format) {
   return format == GgmlType::kQ8_0 || format == GgmlType::kQ4_0;
@@ -41,19 +43,22 @@ int64_t MatMulRunner::scratch_bytes() const {
   return total;
 }
 
+// Guided schedule: each item takes a share of the rows still unplanned, so
+// items start long (long sequential weight streams) and shrink towards the
+// end of the region, where they balance the threads' finishing times.
 void MatMulRunner::PlanItems(absl::Span<const MatMulJob> jobs, bool gemm) {
-  int64_t total_rows = 0;
-  for (const MatMulJob& job : jobs) total_rows += job.w.rows;
-  const int64_t target = kItemsPerThread * pool_.num_threads();
-  int64_t chunk = (total_rows + target - 1) / target;
-  chunk = std::max<int64_t>(kGemmPanelRows,
-                            (chunk + kGemmPanelRows - 1) / kGemmPanelRows *
-                                kGemmPanelRows);
+  int64_t remaining = 0;
+  for (const MatMulJob& job : jobs) remaining += job.w.rows;
+  const int64_t share = kGuidedShare * pool_.num_threads();
   items_.clear();
   for (size_t j = 0; j < jobs.size(); ++j) {
-    for (int64_t r = 0; r < jobs[j].w.rows; r += chunk) {
-      items_.push_back({static_cast<int>(j), r,
-                        std::min(jobs[j].w.rows, r + chunk)});
+    for (int64_t r = 0; r < jobs[j].w.rows;) {
+      int64_t chunk = std::max(kMinItemRows, remaining / share);
+      chunk = (chunk + kGemmPanelRows - 1) / kGemmPanelRows * kGemmPanelRows;
+      const int64_t end = std::min(jobs[j].w.rows, r + chunk);
+      items_.push_back({static_cast<int>(j), r, end});
+      remaining -= end - r;
+      r = end;
     }
   }
 }
@@ -67,10 +72,11 @@ void MatMulRunner::RunItem(const MatMulJob& job, const WorkItem& item,
                           job.y_stride, job.accumulate);
     return;
   }
-  const QuantizedRows& q = w.format == GgmlType::kQ4_0 ? q4_0_rows_.rows()
-                                                       : q8_0_rows_.rows();
+  const QuantizedRows& q =
+      w.format == GgmlType::kQ4_0 ? q4_0_rows_.rows() : q8_0_rows_.rows();
   if (gemm) {
-    uint8_t* panel = panels_[thread].Reserve(kernels_.gemm_scratch_bytes(w.cols));
+    uint8_t* panel =
+        panels_[thread].Reserve(kernels_.gemm_scratch_bytes(w.cols));
     kernels_.quant_gemm(w, item.r0, item.r1, q, job.y, job.y_stride,
                         job.accumulate, panel);
     return;
@@ -89,7 +95,8 @@ void MatMulRunner::Run(absl::Span<const MatMulJob> jobs, const float* x,
   const int64_t cols = jobs[0].w.cols;
   bool need_q8 = false, need_q4 = false;
   for (const MatMulJob& job : jobs) {
-    CHECK(job.w.cols == cols) << "jobs of one MatMulRunner::Run share the input";
+    CHECK(job.w.cols == cols)
+        << "jobs of one MatMulRunner::Run share the input";
     need_q8 |= job.w.format == GgmlType::kQ8_0;
     need_q4 |= job.w.format == GgmlType::kQ4_0;
   }

@@ -35,7 +35,8 @@ inline int8x16x2_t LoadBlock(const uint8_t* blk) {
   if constexpr (kQ4) {
     const uint8x16_t q = vld1q_u8(blk + 2);
     const int8x16_t eight = vdupq_n_s8(8);
-    w.val[0] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f))), eight);
+    w.val[0] =
+        vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f))), eight);
     w.val[1] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
   } else {
     w.val[0] = vld1q_s8(reinterpret_cast<const int8_t*>(blk + 2));
@@ -64,7 +65,8 @@ void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
   constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
   const int64_t nb = x.blocks;
   // Rows are short; prefetch ahead so the stream never restarts cold.
-  const int64_t ahead = (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes * w.row_bytes;
+  const int64_t ahead =
+      (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes * w.row_bytes;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w.data + r * w.row_bytes;
     float32x4_t acc[NA];
@@ -76,7 +78,8 @@ void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
       const float dw = LoadHalf(blk);
       for (int n = 0; n < NA; ++n) {
         const int32x4_t dot = BlockDot(wv, x.qs + n * x.cols + b * 32);
-        acc[n] = vmlaq_n_f32(acc[n], vcvtq_f32_s32(dot), dw * x.scales[n * nb + b]);
+        acc[n] =
+            vmlaq_n_f32(acc[n], vcvtq_f32_s32(dot), dw * x.scales[n * nb + b]);
       }
     }
     for (int n = 0; n < NA; ++n) {
@@ -138,7 +141,8 @@ template <bool kF16>
 void FloatMatMulFormat(const MatrixRef& w, int64_t r0, int64_t r1,
                        const float* x, int64_t n, int64_t x_stride, float* y,
                        int64_t y_stride, bool accumulate) {
-  const int64_t ahead = (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes * w.row_bytes;
+  const int64_t ahead =
+      (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes * w.row_bytes;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w.data + r * w.row_bytes;
     for (int64_t j = 0; j < n; ++j) {
@@ -148,7 +152,8 @@ void FloatMatMulFormat(const MatrixRef& w, int64_t r0, int64_t r1,
       for (; k + 8 <= w.cols; k += 8) {
         __builtin_prefetch(row + (kF16 ? 2 : 4) * k + ahead);
         acc0 = vfmaq_f32(acc0, LoadWeights<kF16>(row, k), vld1q_f32(xj + k));
-        acc1 = vfmaq_f32(acc1, LoadWeights<kF16>(row, k + 4), vld1q_f32(xj + k + 4));
+        acc1 = vfmaq_f32(acc1, LoadWeights<kF16>(row, k + 4),
+                         vld1q_f32(xj + k + 4));
       }
       float v = vaddvq_f32(vaddq_f32(acc0, acc1));
       for (; k < w.cols; ++k) v += ScalarWeight<kF16>(row, k) * xj[k];
@@ -164,7 +169,8 @@ void FloatMatMul(const MatrixRef& w, int64_t r0, int64_t r1, const float* x,
   if (w.format == GgmlType::kF16) {
     FloatMatMulFormat<true>(w, r0, r1, x, n, x_stride, y, y_stride, accumulate);
   } else {
-    FloatMatMulFormat<false>(w, r0, r1, x, n, x_stride, y, y_stride, accumulate);
+    FloatMatMulFormat<false>(w, r0, r1, x, n, x_stride, y, y_stride,
+                             accumulate);
   }
 }
 

@@ -14,8 +14,8 @@ constexpr int64_t kBlock = 32;
 inline float QuantizeBlock(const float* x, int8_t* q) {
 #if TESSERA_SIMD_AVX512
   const __m512 lo = _mm512_loadu_ps(x), hi = _mm512_loadu_ps(x + 16);
-  const float amax = _mm512_reduce_max_ps(
-      _mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
+  const float amax =
+      _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
   const float d = amax / 127.0f;
   const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
   // cvtps rounds to nearest even (default MXCSR), as nearbyint below.
@@ -69,8 +69,8 @@ void QuantizedActivations::Quantize(const float* x, int64_t n, int64_t cols,
   auto* block_corr = reinterpret_cast<int32_t*>(base + qs_bytes + block_bytes);
   auto* quad_corr =
       reinterpret_cast<int32_t*>(base + qs_bytes + 2 * block_bytes);
-  rows_ = QuantizedRows{n, cols, blocks, offset, qs, scales, block_corr,
-                        quad_corr};
+  rows_ =
+      QuantizedRows{n, cols, blocks, offset, qs, scales, block_corr, quad_corr};
   auto rows = [&](int64_t begin, int64_t end, int) {
     for (int64_t r = begin; r < end; ++r) {
       QuantizeRow(x + r * x_stride, cols, offset, qs + r * cols,

@@ -77,7 +77,8 @@ void FloatMatMul(const MatrixRef& w, int64_t r0, int64_t r1, const float* x,
       const float* xi = x + i * x_stride;
       float sum = 0;
       if (f16) {
-        for (int64_t k = 0; k < w.cols; ++k) sum += LoadHalf(row + 2 * k) * xi[k];
+        for (int64_t k = 0; k < w.cols; ++k)
+          sum += LoadHalf(row + 2 * k) * xi[k];
       } else {
         const auto* wf = reinterpret_cast<const float*>(row);
         for (int64_t k = 0; k < w.cols; ++k) sum += wf[k] * xi[k];

@@ -1,6 +1,8 @@
 // The per-ISA kernels against plain double-precision sums, and the float
 // ops against model/reference_ops.h. Every ISA compiled in and runnable on
 // this machine is tested; the others are skipped with the reason.
+#include "kernels/cpu_ops.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -10,7 +12,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "kernels/cpu_ops.h"
 #include "kernels/cpu_ops_kernels.h"
 #include "kernels/cpu_ops_matmul.h"
 #include "kernels/cpu_ops_quant.h"
@@ -37,8 +38,11 @@ struct TestMatrix {
       : values(Random(rows * cols, seed, 0.05f)) {
     const int64_t row_bytes = *model::RowBytes(format, cols);
     bytes.resize(row_bytes * rows);
-    EXPECT_TRUE(model::Quantize(format, values.data(), bytes.data(), rows * cols).ok());
-    EXPECT_TRUE(model::Dequantize(format, bytes.data(), values.data(), rows * cols).ok());
+    EXPECT_TRUE(
+        model::Quantize(format, values.data(), bytes.data(), rows * cols).ok());
+    EXPECT_TRUE(
+        model::Dequantize(format, bytes.data(), values.data(), rows * cols)
+            .ok());
     ref = {format, rows, cols, row_bytes, bytes.data()};
   }
   std::vector<float> values;
@@ -47,13 +51,15 @@ struct TestMatrix {
 };
 
 // y[n][r] = sum_k w[r][k] x[n][k] in double.
-std::vector<double> Product(const std::vector<float>& w, const std::vector<float>& x,
-                            int64_t rows, int64_t cols, int64_t n) {
+std::vector<double> Product(const std::vector<float>& w,
+                            const std::vector<float>& x, int64_t rows,
+                            int64_t cols, int64_t n) {
   std::vector<double> y(n * rows);
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t r = 0; r < rows; ++r) {
       double s = 0;
-      for (int64_t k = 0; k < cols; ++k) s += double(w[r * cols + k]) * x[i * cols + k];
+      for (int64_t k = 0; k < cols; ++k)
+        s += double(w[r * cols + k]) * x[i * cols + k];
       y[i * rows + r] = s;
     }
   }
@@ -83,7 +89,8 @@ class KernelTest : public ::testing::TestWithParam<CpuIsa> {
  protected:
   void SetUp() override {
     if (!IsaAvailable(GetParam())) {
-      GTEST_SKIP() << IsaName(GetParam()) << " kernels cannot run on this machine";
+      GTEST_SKIP() << IsaName(GetParam())
+                   << " kernels cannot run on this machine";
     }
   }
   const CpuKernels& kernels() const { return GetCpuKernels(GetParam()); }
@@ -104,7 +111,8 @@ TEST_P(KernelTest, QuantMatVecIsExactForQuantisedActivations) {
         // Two ranges, to check that r0/r1 are honoured.
         kernels().quant_matvec(w.ref, 0, 20, q.rows(), y.data(), 37, false);
         kernels().quant_matvec(w.ref, 20, 37, q.rows(), y.data(), 37, false);
-        ExpectClose(y, Product(w.values, Dequantized(q.rows()), 37, cols, n), 1e-5,
+        ExpectClose(y, Product(w.values, Dequantized(q.rows()), 37, cols, n),
+                    1e-5,
                     absl::StrCat(TypeName(format), " cols ", cols, " n ", n));
       }
     }
@@ -121,11 +129,16 @@ TEST_P(KernelTest, QuantGemmMatchesExactProducts) {
         QuantizedActivations q;
         q.Quantize(x.data(), n, cols, cols, Offset(format), nullptr);
         std::vector<uint8_t> scratch(kernels().gemm_scratch_bytes(cols) + 64);
-        uint8_t* panel = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+        uint8_t* panel =
+            scratch.data() +
+            (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
         std::vector<float> y(n * 45, 1.0f);
-        kernels().quant_gemm(w.ref, 0, 32, q.rows(), y.data(), 45, false, panel);
-        kernels().quant_gemm(w.ref, 32, 45, q.rows(), y.data(), 45, false, panel);
-        ExpectClose(y, Product(w.values, Dequantized(q.rows()), 45, cols, n), 1e-5,
+        kernels().quant_gemm(w.ref, 0, 32, q.rows(), y.data(), 45, false,
+                             panel);
+        kernels().quant_gemm(w.ref, 32, 45, q.rows(), y.data(), 45, false,
+                             panel);
+        ExpectClose(y, Product(w.values, Dequantized(q.rows()), 45, cols, n),
+                    1e-5,
                     absl::StrCat(TypeName(format), " cols ", cols, " n ", n));
       }
     }
@@ -139,7 +152,8 @@ TEST_P(KernelTest, FloatMatMulMatchesExactProducts) {
       for (int64_t n : {1, 3, 6}) {
         const std::vector<float> x = Random(n * cols, 6);
         std::vector<float> y(n * 5, 0.0f);
-        kernels().float_matmul(w.ref, 0, 5, x.data(), n, cols, y.data(), 5, false);
+        kernels().float_matmul(w.ref, 0, 5, x.data(), n, cols, y.data(), 5,
+                               false);
         ExpectClose(y, Product(w.values, x, 5, cols, n), 1e-5,
                     absl::StrCat(TypeName(format), " cols ", cols, " n ", n));
       }
@@ -151,17 +165,20 @@ TEST_P(KernelTest, RunnerSplitsJobsAcrossThreadsAndAccumulates) {
   ThreadPool pool(3);
   MatMulRunner runner(kernels(), pool);
   const int64_t cols = 256;
-  for (GgmlType format : {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0}) {
+  for (GgmlType format :
+       {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0}) {
     TestMatrix a(format, 300, cols, 7), b(format, 70, cols, 8);
     for (int64_t n : {1, 3, 8, 40}) {
       const std::vector<float> x = Random(n * cols, 9);
       std::vector<float> ya(n * 300, 0.0f), yb(n * 70, 0.5f);
-      const MatMulJob jobs[] = {{a.ref, ya.data(), 300}, {b.ref, yb.data(), 70, true}};
+      const MatMulJob jobs[] = {{a.ref, ya.data(), 300},
+                                {b.ref, yb.data(), 70, true}};
       runner.Run(jobs, x.data(), n, cols);
       std::vector<double> want_b = Product(b.values, x, 70, cols, n);
       for (double& v : want_b) v += 0.5;
       // Against exact activations: 8-bit activations cost ~1% per value.
-      const double rel = format == GgmlType::kQ8_0 || format == GgmlType::kQ4_0 ? 2e-2 : 1e-5;
+      const double rel =
+          format == GgmlType::kQ8_0 || format == GgmlType::kQ4_0 ? 2e-2 : 1e-5;
       ExpectClose(ya, Product(a.values, x, 300, cols, n), rel, "job a");
       ExpectClose(yb, want_b, rel, "job b (accumulated)");
     }
@@ -197,7 +214,8 @@ TEST(QuantizeRowTest, BlocksScaleToTheirMaximumAndCarryCorrections) {
     EXPECT_EQ(block_corr[b], -8 * sum);
   }
   for (int k = 0; k < 16; ++k) {
-    EXPECT_EQ(quad_corr[k], -8 * (q[4 * k] + q[4 * k + 1] + q[4 * k + 2] + q[4 * k + 3]));
+    EXPECT_EQ(quad_corr[k],
+              -8 * (q[4 * k] + q[4 * k + 1] + q[4 * k + 2] + q[4 * k + 3]));
   }
   std::vector<float> zeros(32, 0.0f);
   QuantizeRow(zeros.data(), 32, 8, q.data(), scales, block_corr, quad_corr);
@@ -210,7 +228,8 @@ TEST(CpuOpsTest, RmsNormMatchesReference) {
   std::vector<float> got(100), want(100);
   RmsNorm(x.data(), w.data(), 100, 1e-5f, got.data());
   model::ref::RmsNorm(x.data(), w.data(), 100, 1e-5f, want.data());
-  for (int i = 0; i < 100; ++i) EXPECT_NEAR(got[i], want[i], 1e-6f * (1 + std::fabs(want[i])));
+  for (int i = 0; i < 100; ++i)
+    EXPECT_NEAR(got[i], want[i], 1e-6f * (1 + std::fabs(want[i])));
 }
 
 TEST(CpuOpsTest, RopeMatchesReferenceInBothPairings) {
@@ -218,43 +237,50 @@ TEST(CpuOpsTest, RopeMatchesReferenceInBothPairings) {
     for (int64_t rope_dim : {8, 6}) {  // 6: part of each 8-wide head unrotated
       const int64_t heads = 3, head_dim = 8, position = 37;
       std::vector<float> got = Random(heads * head_dim, 13), want = got;
-      const std::vector<double> inv_freq = RopeInverseFrequencies(rope_dim, 10000.0f);
+      const std::vector<double> inv_freq =
+          RopeInverseFrequencies(rope_dim, 10000.0f);
       std::vector<float> cos_sin(rope_dim);
       RopeAngles(inv_freq, position, cos_sin.data());
       ApplyRope(got.data(), heads, head_dim, rope_dim, cos_sin.data(), neox);
       for (int64_t h = 0; h < heads; ++h) {
-        model::ref::Rope(want.data() + h * head_dim, rope_dim, position, 10000.0f, neox);
+        model::ref::Rope(want.data() + h * head_dim, rope_dim, position,
+                         10000.0f, neox);
       }
-      for (size_t i = 0; i < got.size(); ++i) EXPECT_FLOAT_EQ(got[i], want[i]) << i;
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_FLOAT_EQ(got[i], want[i]) << i;
     }
   }
 }
 
 TEST(CpuOpsTest, AttentionMatchesReferenceForF32AndF16Caches) {
-  const int64_t head_dim = 16, group = 3, kv_dim = 2 * head_dim, length = 150;
-  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16}) {
-    KvCache cache(2, kv_dim, type, 1 << 24);
-    ASSERT_TRUE(cache.Reserve({{7, length}}).ok());
-    const std::vector<float> keys = Random(length * kv_dim, 14);
-    const std::vector<float> values = Random(length * kv_dim, 15);
-    std::vector<float> rounded_k = keys, rounded_v = values;
-    for (int64_t t = 0; t < length; ++t) {
-      cache.Store(7, 1, t, keys.data() + t * kv_dim, values.data() + t * kv_dim);
-    }
-    if (type == GgmlType::kF16) {
-      for (float& r : rounded_k) r = simd::HalfToFloat(simd::FloatToHalf(r));
-      for (float& r : rounded_v) r = simd::HalfToFloat(simd::FloatToHalf(r));
-    }
-    const std::vector<float> q = Random(group * head_dim, 16);
-    std::vector<float> scores(group * length), got(group * head_dim), want(head_dim);
-    AttendGroup(q.data(), group, head_dim, cache.View(7, 1), head_dim, length,
-                scores.data(), got.data());
-    for (int64_t g = 0; g < group; ++g) {
-      model::ref::Attention(q.data() + g * head_dim, rounded_k.data() + head_dim,
-                            rounded_v.data() + head_dim, length, head_dim, kv_dim,
-                            want.data());
-      for (int64_t d = 0; d < head_dim; ++d) {
-        EXPECT_NEAR(got[g * head_dim + d], want[d], 1e-5) << g << "," << d;
+  for (int64_t head_dim : {16, 24}) {
+    for (GgmlType type : {GgmlType::kF32, GgmlType::kF16}) {
+      const int64_t group = 3, kv_dim = 2 * head_dim, length = 150;
+      KvCache cache(2, kv_dim, type, 1 << 24);
+      ASSERT_TRUE(cache.Reserve({{7, length}}).ok());
+      const std::vector<float> keys = Random(length * kv_dim, 14);
+      const std::vector<float> values = Random(length * kv_dim, 15);
+      std::vector<float> rounded_k = keys, rounded_v = values;
+      for (int64_t t = 0; t < length; ++t) {
+        cache.Store(7, 1, t, keys.data() + t * kv_dim,
+                    values.data() + t * kv_dim);
+      }
+      if (type == GgmlType::kF16) {
+        for (float& r : rounded_k) r = simd::HalfToFloat(simd::FloatToHalf(r));
+        for (float& r : rounded_v) r = simd::HalfToFloat(simd::FloatToHalf(r));
+      }
+      const std::vector<float> q = Random(group * head_dim, 16);
+      std::vector<float> scores(group * length), got(group * head_dim),
+          want(head_dim);
+      AttendGroup(q.data(), group, head_dim, cache.View(7, 1), head_dim, length,
+                  scores.data(), got.data());
+      for (int64_t g = 0; g < group; ++g) {
+        model::ref::Attention(
+            q.data() + g * head_dim, rounded_k.data() + head_dim,
+            rounded_v.data() + head_dim, length, head_dim, kv_dim, want.data());
+        for (int64_t d = 0; d < head_dim; ++d) {
+          EXPECT_NEAR(got[g * head_dim + d], want[d], 1e-5) << g << "," << d;
+        }
       }
     }
   }

@@ -23,11 +23,12 @@ absl::Status CheckView(const TensorView& view) {
         "tensor ", view.name, " has unreadable type ", TypeName(view.type)));
   }
   absl::StatusOr<int64_t> row_bytes = model::RowBytes(view.type, view.cols);
-  if (!row_bytes.ok() || view.rows < 1 || *row_bytes * view.rows != view.bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tensor ", view.name, ": ", view.bytes, " bytes do not hold ",
-        view.rows, " rows of ", view.cols, " ", TypeName(view.type),
-        " values"));
+  if (!row_bytes.ok() || view.rows < 1 ||
+      *row_bytes * view.rows != view.bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor ", view.name, ": ", view.bytes,
+                     " bytes do not hold ", view.rows, " rows of ", view.cols,
+                     " ", TypeName(view.type), " values"));
   }
   return absl::OkStatus();
 }
@@ -39,8 +40,8 @@ absl::Status ConvertRows(const TensorView& view, GgmlType format,
   std::vector<float> row(static_cast<size_t>(view.cols));
   for (int64_t r = begin; r < end; ++r) {
     uint8_t* out = dst + r * dst_row_bytes;
-    float* values = format == GgmlType::kF32 ? reinterpret_cast<float*>(out)
-                                             : row.data();
+    float* values =
+        format == GgmlType::kF32 ? reinterpret_cast<float*>(out) : row.data();
     TESSERA_RETURN_IF_ERROR(
         model::Dequantize(view.type, view.row(r), values, view.cols));
     if (format != GgmlType::kF32) {
@@ -68,16 +69,16 @@ absl::StatusOr<ExecMatrix> LoadMatrix(const TensorView& view,
                                       ThreadPool* pool,
                                       std::vector<std::string>& notes) {
   if (view.cols != expected_cols || view.rows != expected_rows) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tensor ", view.name, " is ", view.rows, " x ", view.cols,
-        ", expected ", expected_rows, " x ", expected_cols));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor ", view.name, " is ", view.rows, " x ", view.cols,
+                     ", expected ", expected_rows, " x ", expected_cols));
   }
   TESSERA_ASSIGN_OR_RETURN(ExecMatrix m, ConvertMatrix(view, wanted, pool));
   if (m.format != wanted) {
-    notes.push_back(absl::StrCat(
-        view.name, " kept in ", TypeName(m.format), ": rows of ", view.cols,
-        " values do not fit ", TypeName(wanted), " blocks of ",
-        model::Traits(wanted).block_elements));
+    notes.push_back(absl::StrCat(view.name, " kept in ", TypeName(m.format),
+                                 ": rows of ", view.cols, " values do not fit ",
+                                 TypeName(wanted), " blocks of ",
+                                 model::Traits(wanted).block_elements));
   }
   return m;
 }
@@ -119,6 +120,26 @@ absl::StatusOr<ExecLayer> LoadLayer(const model::ModelWeights& weights,
   return l;
 }
 
+// Fills weight_bytes and converted_bytes.
+void CountBytes(ShardWeights& s) {
+  auto count = [&s](const ExecMatrix& m) {
+    s.weight_bytes += m.bytes;
+    if (!m.in_place) s.converted_bytes += m.bytes;
+  };
+  for (const ExecLayer& l : s.layers) {
+    for (const ExecMatrix* m :
+         {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      count(*m);
+    }
+    s.weight_bytes += VectorBytes(l);
+  }
+  if (s.spec.has_head) {
+    count(s.output);
+    s.weight_bytes += 4 * static_cast<int64_t>(s.output_norm.size());
+  }
+  if (s.spec.has_embedding) s.weight_bytes += s.token_embd.bytes;
+}
+
 }  // namespace
 
 bool IsExecutionFormat(GgmlType format) {
@@ -142,15 +163,15 @@ absl::Status ValidateShardSpec(const model::ModelConfig& config,
   const int64_t n = spec.end_layer - spec.first_layer;
   if (static_cast<int64_t>(spec.layer_formats.size()) != n) {
     return absl::InvalidArgumentError(
-        absl::StrCat("shard has ", n, " layers but ",
-                     spec.layer_formats.size(), " layer formats"));
+        absl::StrCat("shard has ", n, " layers but ", spec.layer_formats.size(),
+                     " layer formats"));
   }
   for (size_t i = 0; i < spec.layer_formats.size(); ++i) {
     if (!IsExecutionFormat(spec.layer_formats[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "layer ", spec.first_layer + static_cast<int64_t>(i), ": ",
-          TypeName(spec.layer_formats[i]),
-          " is not an execution format (f32, f16, q8_0, q4_0)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("layer ", spec.first_layer + static_cast<int64_t>(i),
+                       ": ", TypeName(spec.layer_formats[i]),
+                       " is not an execution format (f32, f16, q8_0, q4_0)"));
     }
   }
   if (spec.has_head && !IsExecutionFormat(spec.head_format)) {
@@ -195,7 +216,8 @@ absl::StatusOr<ExecMatrix> ConvertMatrix(const TensorView& view,
   m.storage.resize(static_cast<size_t>(m.bytes));
   absl::Status status = absl::OkStatus();
   if (pool == nullptr) {
-    status = ConvertRows(view, m.format, m.row_bytes, 0, m.rows, m.storage.data());
+    status =
+        ConvertRows(view, m.format, m.row_bytes, 0, m.rows, m.storage.data());
   } else {
     std::vector<absl::Status> errors(pool->num_threads());
     pool->ParallelFor(m.rows, 64, [&](int64_t begin, int64_t end, int t) {
@@ -216,9 +238,9 @@ absl::StatusOr<ShardWeights> PrepareShardWeights(
   const model::ModelConfig& c = weights.config;
   TESSERA_RETURN_IF_ERROR(ValidateShardSpec(c, spec));
   if (static_cast<int64_t>(weights.layers.size()) != c.n_layers) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model has ", weights.layers.size(), " layers, config says ",
-        c.n_layers));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model has ", weights.layers.size(),
+                     " layers, config says ", c.n_layers));
   }
   ShardWeights s;
   s.config = c;
@@ -239,30 +261,16 @@ absl::StatusOr<ShardWeights> PrepareShardWeights(
     s.token_embd = weights.token_embd;
   }
   if (spec.has_head) {
-    TESSERA_ASSIGN_OR_RETURN(s.output_norm, LoadVector(weights.output_norm, c.dim));
+    TESSERA_ASSIGN_OR_RETURN(s.output_norm,
+                             LoadVector(weights.output_norm, c.dim));
     if (s.output_norm.empty()) {
       return absl::InvalidArgumentError("model lacks output_norm");
     }
-    TESSERA_ASSIGN_OR_RETURN(s.output, LoadMatrix(weights.output, c.dim,
-                                                  c.vocab_size, spec.head_format,
-                                                  pool, s.notes));
+    TESSERA_ASSIGN_OR_RETURN(s.output,
+                             LoadMatrix(weights.output, c.dim, c.vocab_size,
+                                        spec.head_format, pool, s.notes));
   }
-  auto count = [&s](const ExecMatrix& m) {
-    s.weight_bytes += m.bytes;
-    if (!m.in_place) s.converted_bytes += m.bytes;
-  };
-  for (const ExecLayer& l : s.layers) {
-    for (const ExecMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up,
-                                &l.w_down}) {
-      count(*m);
-    }
-    s.weight_bytes += VectorBytes(l);
-  }
-  if (spec.has_head) {
-    count(s.output);
-    s.weight_bytes += 4 * static_cast<int64_t>(s.output_norm.size());
-  }
-  if (spec.has_embedding) s.weight_bytes += s.token_embd.bytes;
+  CountBytes(s);
   return s;
 }
 
@@ -274,9 +282,9 @@ absl::Status EmbedRows(const TensorView& token_embd,
           absl::StrCat("token id ", tokens[i], " outside the vocabulary of ",
                        token_embd.rows));
     }
-    TESSERA_RETURN_IF_ERROR(model::Dequantize(
-        token_embd.type, token_embd.row(tokens[i]), out + i * token_embd.cols,
-        token_embd.cols));
+    TESSERA_RETURN_IF_ERROR(
+        model::Dequantize(token_embd.type, token_embd.row(tokens[i]),
+                          out + i * token_embd.cols, token_embd.cols));
   }
   return absl::OkStatus();
 }

@@ -44,7 +44,7 @@ struct ExecMatrix {
   int64_t bytes = 0;
   const uint8_t* data = nullptr;  // into the mapping, or storage.data()
   bool in_place = false;
-  std::vector<uint8_t> storage;   // the converted bytes unless in_place
+  std::vector<uint8_t> storage;  // the converted bytes unless in_place
 
   ExecMatrix() = default;
   ExecMatrix(ExecMatrix&&) = default;  // storage's buffer (and data) move along
@@ -54,7 +54,7 @@ struct ExecMatrix {
 };
 
 struct ExecLayer {
-  int64_t index = 0;  // layer number in the whole model
+  int64_t index = 0;                 // layer number in the whole model
   GgmlType format = GgmlType::kF32;  // as asked by the spec
   std::vector<float> attn_norm, ffn_norm;
   std::vector<float> bq, bk, bv;  // empty unless the model has Q/K/V biases
@@ -64,13 +64,13 @@ struct ExecLayer {
 struct ShardWeights {
   model::ModelConfig config;
   ShardSpec spec;
-  std::vector<ExecLayer> layers;    // spec.end_layer - spec.first_layer
-  model::TensorView token_embd;     // present iff spec.has_embedding
-  std::vector<float> output_norm;   // non-empty iff spec.has_head
-  ExecMatrix output;                // iff spec.has_head
-  std::vector<std::string> notes;   // formats that differ from the spec's
-  int64_t weight_bytes = 0;         // matrices + vectors + embedding table
-  int64_t converted_bytes = 0;      // of which owned (not in place)
+  std::vector<ExecLayer> layers;   // spec.end_layer - spec.first_layer
+  model::TensorView token_embd;    // present iff spec.has_embedding
+  std::vector<float> output_norm;  // non-empty iff spec.has_head
+  ExecMatrix output;               // iff spec.has_head
+  std::vector<std::string> notes;  // formats that differ from the spec's
+  int64_t weight_bytes = 0;        // matrices + vectors + embedding table
+  int64_t converted_bytes = 0;     // of which owned (not in place)
 };
 
 // Whether `format` is an execution format (F32, F16, Q8_0, Q4_0).

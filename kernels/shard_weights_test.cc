@@ -26,7 +26,8 @@ model::ModelConfig SmallConfig(int64_t ffn) {
   return c;
 }
 
-std::unique_ptr<SyntheticModel> Make(const model::ModelConfig& c, GgmlType type) {
+std::unique_ptr<SyntheticModel> Make(const model::ModelConfig& c,
+                                     GgmlType type) {
   SyntheticOptions options;
   options.matrix_type = type;
   options.embedding_type = type;
@@ -70,7 +71,8 @@ TEST(ShardWeightsTest, ValidateRejectsBadSpecs) {
 
 TEST(ShardWeightsTest, RowsThatDoNotFitBlocksStayInF16WithANote) {
   auto m = Make(SmallConfig(72), GgmlType::kF32);  // ffn_down rows of 72
-  auto s = PrepareShardWeights(m->weights, Spec(0, 3, GgmlType::kQ4_0), nullptr);
+  auto s =
+      PrepareShardWeights(m->weights, Spec(0, 3, GgmlType::kQ4_0), nullptr);
   ASSERT_TRUE(s.ok()) << s.status();
   ASSERT_EQ(s->layers.size(), 3u);
   for (const ExecLayer& l : s->layers) {
@@ -80,9 +82,11 @@ TEST(ShardWeightsTest, RowsThatDoNotFitBlocksStayInF16WithANote) {
     EXPECT_FALSE(l.w_down.in_place);
   }
   ASSERT_EQ(s->notes.size(), 3u);
-  EXPECT_NE(s->notes[0].find("blk.0.ffn_down.weight kept in f16"), std::string::npos)
+  EXPECT_NE(s->notes[0].find("blk.0.ffn_down.weight kept in f16"),
+            std::string::npos)
       << s->notes[0];
-  auto f32 = PrepareShardWeights(m->weights, Spec(0, 3, GgmlType::kF32), nullptr);
+  auto f32 =
+      PrepareShardWeights(m->weights, Spec(0, 3, GgmlType::kF32), nullptr);
   ASSERT_TRUE(f32.ok());
   EXPECT_TRUE(f32->notes.empty());
   EXPECT_EQ(f32->layers[0].w_down.format, GgmlType::kF32);
@@ -114,9 +118,12 @@ TEST(ShardWeightsTest, ConversionKeepsValuesWithinTheFormatsPrecision) {
     EXPECT_EQ(converted->bytes, *model::RowBytes(to, 64) * 96);
     auto want = m->weights.layers[0].w_up.ToFloat();
     std::vector<float> got(want->size());
-    ASSERT_TRUE(model::Dequantize(to, converted->data, got.data(), got.size()).ok());
-    const double tolerance = to == GgmlType::kQ4_0 ? 0.02 : 1e-4;  // stddev 0.02
-    for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], (*want)[i], tolerance);
+    ASSERT_TRUE(
+        model::Dequantize(to, converted->data, got.data(), got.size()).ok());
+    const double tolerance =
+        to == GgmlType::kQ4_0 ? 0.02 : 1e-4;  // stddev 0.02
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_NEAR(got[i], (*want)[i], tolerance);
     ExecMatrix moved = std::move(*converted);
     EXPECT_EQ(moved.data, moved.storage.data());  // the pointer survives moves
   }
@@ -131,10 +138,12 @@ TEST(ShardWeightsTest, InconsistentViewsAreRejected) {
   view = m->weights.layers[0].wq;
   view.data = nullptr;
   EXPECT_FALSE(ConvertMatrix(view, GgmlType::kQ8_0, nullptr).ok());
-  EXPECT_FALSE(ConvertMatrix(m->weights.layers[0].wq, GgmlType::kQ6_K, nullptr).ok());
+  EXPECT_FALSE(
+      ConvertMatrix(m->weights.layers[0].wq, GgmlType::kQ6_K, nullptr).ok());
   model::ModelWeights broken = m->weights;
   broken.layers[1].wv.rows = 5;
-  EXPECT_FALSE(PrepareShardWeights(broken, Spec(0, 3, GgmlType::kF32), nullptr).ok());
+  EXPECT_FALSE(
+      PrepareShardWeights(broken, Spec(0, 3, GgmlType::kF32), nullptr).ok());
 }
 
 TEST(ShardWeightsTest, EmbedRowsDequantisesAndChecksIds) {
@@ -142,8 +151,10 @@ TEST(ShardWeightsTest, EmbedRowsDequantisesAndChecksIds) {
   std::vector<float> out(2 * 64);
   ASSERT_TRUE(EmbedRows(m->weights.token_embd, {3, 49}, out.data()).ok());
   auto table = m->weights.token_embd.ToFloat();
-  EXPECT_TRUE(std::equal(out.begin(), out.begin() + 64, table->begin() + 3 * 64));
-  EXPECT_TRUE(std::equal(out.begin() + 64, out.end(), table->begin() + 49 * 64));
+  EXPECT_TRUE(
+      std::equal(out.begin(), out.begin() + 64, table->begin() + 3 * 64));
+  EXPECT_TRUE(
+      std::equal(out.begin() + 64, out.end(), table->begin() + 49 * 64));
   EXPECT_EQ(EmbedRows(m->weights.token_embd, {50}, out.data()).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(EmbedRows(m->weights.token_embd, {-1}, out.data()).ok());

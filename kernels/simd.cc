@@ -15,7 +15,8 @@ constexpr int64_t kLanes = 16;
 inline VF VSet(float x) { return _mm512_set1_ps(x); }
 inline VF VLoad(const float* p) { return _mm512_loadu_ps(p); }
 inline VF VLoadH(const uint16_t* p) {
-  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_cvtph_ps(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 inline void VStore(float* p, VF v) { _mm512_storeu_ps(p, v); }
 inline void VStoreH(uint16_t* p, VF v) {
@@ -162,7 +163,8 @@ float Dot(const float* a, const float* b, int64_t n) {
     acc0 = VFma(VLoad(a + i), VLoad(b + i), acc0);
     acc1 = VFma(VLoad(a + i + kLanes), VLoad(b + i + kLanes), acc1);
   }
-  for (; i + kLanes <= n; i += kLanes) acc0 = VFma(VLoad(a + i), VLoad(b + i), acc0);
+  for (; i + kLanes <= n; i += kLanes)
+    acc0 = VFma(VLoad(a + i), VLoad(b + i), acc0);
   float sum = VSum(VAdd(acc0, acc1));
   for (; i < n; ++i) sum += a[i] * b[i];
   return sum;
@@ -175,7 +177,8 @@ float DotF16(const float* a, const uint16_t* b, int64_t n) {
     acc0 = VFma(VLoad(a + i), VLoadH(b + i), acc0);
     acc1 = VFma(VLoad(a + i + kLanes), VLoadH(b + i + kLanes), acc1);
   }
-  for (; i + kLanes <= n; i += kLanes) acc0 = VFma(VLoad(a + i), VLoadH(b + i), acc0);
+  for (; i + kLanes <= n; i += kLanes)
+    acc0 = VFma(VLoad(a + i), VLoadH(b + i), acc0);
   float sum = VSum(VAdd(acc0, acc1));
   for (; i < n; ++i) sum += a[i] * HalfToFloat(b[i]);
   return sum;
@@ -184,21 +187,24 @@ float DotF16(const float* a, const uint16_t* b, int64_t n) {
 void Axpy(float alpha, const float* x, float* y, int64_t n) {
   const VF va = VSet(alpha);
   ForEach(
-      n, [&](int64_t i) { VStore(y + i, VFma(va, VLoad(x + i), VLoad(y + i))); },
+      n,
+      [&](int64_t i) { VStore(y + i, VFma(va, VLoad(x + i), VLoad(y + i))); },
       [&](int64_t i) { y[i] += alpha * x[i]; });
 }
 
 void AxpyF16(float alpha, const uint16_t* x, float* y, int64_t n) {
   const VF va = VSet(alpha);
   ForEach(
-      n, [&](int64_t i) { VStore(y + i, VFma(va, VLoadH(x + i), VLoad(y + i))); },
+      n,
+      [&](int64_t i) { VStore(y + i, VFma(va, VLoadH(x + i), VLoad(y + i))); },
       [&](int64_t i) { y[i] += alpha * HalfToFloat(x[i]); });
 }
 
 double SumSquares(const float* x, int64_t n) {
   VF acc = VSet(0);
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) acc = VFma(VLoad(x + i), VLoad(x + i), acc);
+  for (; i + kLanes <= n; i += kLanes)
+    acc = VFma(VLoad(x + i), VLoad(x + i), acc);
   float lanes[kLanes];
   std::copy_n(reinterpret_cast<const float*>(&acc), kLanes, lanes);
   double sum = 0;
@@ -212,7 +218,9 @@ void ScaleMul(const float* x, float scale, const float* weight, float* y,
   const VF vs = VSet(scale);
   ForEach(
       n,
-      [&](int64_t i) { VStore(y + i, VMul(VMul(VLoad(x + i), vs), VLoad(weight + i))); },
+      [&](int64_t i) {
+        VStore(y + i, VMul(VMul(VLoad(x + i), vs), VLoad(weight + i)));
+      },
       [&](int64_t i) { y[i] = x[i] * scale * weight[i]; });
 }
 
@@ -290,7 +298,8 @@ void DotTransposedImpl(const float* q, int64_t dims, const T* kt,
     for (int64_t d = 0; d < dims; ++d) {
       const VF qd = VSet(q[d] * scale);
       const T* row = kt + d * stride + i;
-      for (int64_t j = 0; j < vectors; ++j) acc[j] = VFma(qd, load(row + j * kLanes), acc[j]);
+      for (int64_t j = 0; j < vectors; ++j)
+        acc[j] = VFma(qd, load(row + j * kLanes), acc[j]);
     }
     float lanes[kChunk];
     for (int64_t j = 0; j < vectors; ++j) VStore(lanes + j * kLanes, acc[j]);
@@ -311,7 +320,8 @@ void WeightedSumImpl(const float* p, int64_t n, const T* v, int64_t stride,
     for (int64_t i = 0; i < n; ++i) {
       const VF pi = VSet(p[i]);
       const T* row = v + i * stride + j0;
-      for (int64_t j = 0; j < vectors; ++j) acc[j] = VFma(pi, load(row + j * kLanes), acc[j]);
+      for (int64_t j = 0; j < vectors; ++j)
+        acc[j] = VFma(pi, load(row + j * kLanes), acc[j]);
     }
     for (int64_t j = 0; j < vectors; ++j) VStore(out + j0 + j * kLanes, acc[j]);
     if (vectors < 8) {

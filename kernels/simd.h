@@ -71,14 +71,15 @@ inline uint16_t FloatToHalf(float f) {
   const uint32_t sign = (x >> 16) & 0x8000u;
   x &= 0x7fffffffu;
   if (x >= 0x7f800000u) {  // inf or NaN
-    return static_cast<uint16_t>(sign | 0x7c00u | (x > 0x7f800000u ? 0x200u : 0));
+    return static_cast<uint16_t>(sign | 0x7c00u |
+                                 (x > 0x7f800000u ? 0x200u : 0));
   }
   if (x >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);
   if (x < 0x38800000u) {  // subnormal or zero in half: round x * 2^24
     float magnitude;
     std::memcpy(&magnitude, &x, sizeof(magnitude));
-    return static_cast<uint16_t>(sign | static_cast<uint32_t>(
-                                            std::nearbyint(magnitude * 0x1p24f)));
+    return static_cast<uint16_t>(
+        sign | static_cast<uint32_t>(std::nearbyint(magnitude * 0x1p24f)));
   }
   // Normal: rebias the exponent and round the 13 dropped bits to even.
   const uint32_t rounded = x + 0x0fffu + ((x >> 13) & 1u);

@@ -58,7 +58,8 @@ TEST(SimdTest, DotProductsMatchDoubleSums) {
       want_h += double(a[i]) * model::HalfToFloat(bh[i]);
     }
     EXPECT_NEAR(Dot(a.data(), b.data(), n), want, 1e-4 * std::sqrt(n)) << n;
-    EXPECT_NEAR(DotF16(a.data(), bh.data(), n), want_h, 1e-4 * std::sqrt(n)) << n;
+    EXPECT_NEAR(DotF16(a.data(), bh.data(), n), want_h, 1e-4 * std::sqrt(n))
+        << n;
   }
 }
 

@@ -44,15 +44,18 @@ class Builder {
     if (type != GgmlType::kF32 && !model::RowFits(type, cols)) {
       type = GgmlType::kF16;
     }
-    TESSERA_ASSIGN_OR_RETURN(const int64_t row_bytes, model::RowBytes(type, cols));
+    TESSERA_ASSIGN_OR_RETURN(const int64_t row_bytes,
+                             model::RowBytes(type, cols));
     const int64_t bytes = row_bytes * rows;
     auto storage = std::make_unique_for_overwrite<uint8_t[]>(bytes);
     const uint64_t tensor_seed = options_.seed * 1000003 + ++tensors_;
-    std::vector<absl::Status> errors(pool_ != nullptr ? pool_->num_threads() : 1);
+    std::vector<absl::Status> errors(pool_ != nullptr ? pool_->num_threads()
+                                                      : 1);
     auto fill = [&](int64_t begin, int64_t end, int thread) {
       std::vector<float> values(static_cast<size_t>(cols));
       for (int64_t r = begin; r < end && errors[thread].ok(); ++r) {
-        uint64_t state = tensor_seed * 0x100000001b3ULL + static_cast<uint64_t>(r);
+        uint64_t state =
+            tensor_seed * 0x100000001b3ULL + static_cast<uint64_t>(r);
         for (float& v : values) v = mean + stddev * Normal(state);
         errors[thread] = model::Quantize(type, values.data(),
                                          storage.get() + r * row_bytes, cols);
@@ -97,19 +100,33 @@ absl::Status MakeLayer(Builder& b, const model::ModelConfig& c, int64_t i,
                        GgmlType type, float sd, model::LayerWeights& l) {
   const std::string p = absl::StrCat("blk.", i, ".");
   const int64_t kv = c.kv_dim();
-  TESSERA_ASSIGN_OR_RETURN(l.attn_norm, b.Make(p + "attn_norm.weight", GgmlType::kF32, c.dim, 1, 1.0f, 0.05f));
-  TESSERA_ASSIGN_OR_RETURN(l.ffn_norm, b.Make(p + "ffn_norm.weight", GgmlType::kF32, c.dim, 1, 1.0f, 0.05f));
-  TESSERA_ASSIGN_OR_RETURN(l.wq, b.Make(p + "attn_q.weight", type, c.dim, c.dim, 0, sd));
-  TESSERA_ASSIGN_OR_RETURN(l.wk, b.Make(p + "attn_k.weight", type, c.dim, kv, 0, sd));
-  TESSERA_ASSIGN_OR_RETURN(l.wv, b.Make(p + "attn_v.weight", type, c.dim, kv, 0, sd));
-  TESSERA_ASSIGN_OR_RETURN(l.wo, b.Make(p + "attn_output.weight", type, c.dim, c.dim, 0, sd));
-  TESSERA_ASSIGN_OR_RETURN(l.w_gate, b.Make(p + "ffn_gate.weight", type, c.dim, c.ffn_dim, 0, sd));
-  TESSERA_ASSIGN_OR_RETURN(l.w_up, b.Make(p + "ffn_up.weight", type, c.dim, c.ffn_dim, 0, sd));
-  TESSERA_ASSIGN_OR_RETURN(l.w_down, b.Make(p + "ffn_down.weight", type, c.ffn_dim, c.dim, 0, sd));
+  TESSERA_ASSIGN_OR_RETURN(
+      l.attn_norm,
+      b.Make(p + "attn_norm.weight", GgmlType::kF32, c.dim, 1, 1.0f, 0.05f));
+  TESSERA_ASSIGN_OR_RETURN(
+      l.ffn_norm,
+      b.Make(p + "ffn_norm.weight", GgmlType::kF32, c.dim, 1, 1.0f, 0.05f));
+  TESSERA_ASSIGN_OR_RETURN(
+      l.wq, b.Make(p + "attn_q.weight", type, c.dim, c.dim, 0, sd));
+  TESSERA_ASSIGN_OR_RETURN(l.wk,
+                           b.Make(p + "attn_k.weight", type, c.dim, kv, 0, sd));
+  TESSERA_ASSIGN_OR_RETURN(l.wv,
+                           b.Make(p + "attn_v.weight", type, c.dim, kv, 0, sd));
+  TESSERA_ASSIGN_OR_RETURN(
+      l.wo, b.Make(p + "attn_output.weight", type, c.dim, c.dim, 0, sd));
+  TESSERA_ASSIGN_OR_RETURN(
+      l.w_gate, b.Make(p + "ffn_gate.weight", type, c.dim, c.ffn_dim, 0, sd));
+  TESSERA_ASSIGN_OR_RETURN(
+      l.w_up, b.Make(p + "ffn_up.weight", type, c.dim, c.ffn_dim, 0, sd));
+  TESSERA_ASSIGN_OR_RETURN(
+      l.w_down, b.Make(p + "ffn_down.weight", type, c.ffn_dim, c.dim, 0, sd));
   if (c.qkv_bias) {
-    TESSERA_ASSIGN_OR_RETURN(l.bq, b.Make(p + "attn_q.bias", GgmlType::kF32, c.dim, 1, 0, sd));
-    TESSERA_ASSIGN_OR_RETURN(l.bk, b.Make(p + "attn_k.bias", GgmlType::kF32, kv, 1, 0, sd));
-    TESSERA_ASSIGN_OR_RETURN(l.bv, b.Make(p + "attn_v.bias", GgmlType::kF32, kv, 1, 0, sd));
+    TESSERA_ASSIGN_OR_RETURN(
+        l.bq, b.Make(p + "attn_q.bias", GgmlType::kF32, c.dim, 1, 0, sd));
+    TESSERA_ASSIGN_OR_RETURN(
+        l.bk, b.Make(p + "attn_k.bias", GgmlType::kF32, kv, 1, 0, sd));
+    TESSERA_ASSIGN_OR_RETURN(
+        l.bv, b.Make(p + "attn_v.bias", GgmlType::kF32, kv, 1, 0, sd));
   }
   return absl::OkStatus();
 }
@@ -122,8 +139,8 @@ absl::StatusOr<std::unique_ptr<SyntheticModel>> MakeSyntheticModel(
   TESSERA_RETURN_IF_ERROR(CheckConfig(config));
   for (GgmlType t : {options.matrix_type, options.embedding_type}) {
     if (!model::Traits(t).can_quantize) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "synthetic model: cannot write ", model::TypeName(t)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("synthetic model: cannot write ", model::TypeName(t)));
     }
   }
   auto m = std::make_unique<SyntheticModel>();
@@ -134,9 +151,9 @@ absl::StatusOr<std::unique_ptr<SyntheticModel>> MakeSyntheticModel(
   TESSERA_ASSIGN_OR_RETURN(m->weights.token_embd,
                            b.Make("token_embd.weight", options.embedding_type,
                                   c.dim, c.vocab_size, 0, sd));
-  TESSERA_ASSIGN_OR_RETURN(m->weights.output_norm,
-                           b.Make("output_norm.weight", GgmlType::kF32, c.dim,
-                                  1, 1.0f, 0.05f));
+  TESSERA_ASSIGN_OR_RETURN(
+      m->weights.output_norm,
+      b.Make("output_norm.weight", GgmlType::kF32, c.dim, 1, 1.0f, 0.05f));
   if (c.tied_embeddings) {
     m->weights.output = m->weights.token_embd;
   } else {

@@ -107,8 +107,9 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain, ChunkFn fn) {
   grain_ = grain;
   done_.store(0, std::memory_order_relaxed);
   ++region_;
-  claim_.store((uint64_t{region_} << 32) | (static_cast<uint64_t>(chunks) << 16),
-               std::memory_order_release);
+  claim_.store(
+      (uint64_t{region_} << 32) | (static_cast<uint64_t>(chunks) << 16),
+      std::memory_order_release);
   generation_.fetch_add(1, std::memory_order_seq_cst);
   if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
   Drain(0);
@@ -125,8 +126,9 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain, ChunkFn fn) {
 }
 
 void ThreadPool::Run(absl::FunctionRef<void(int)> fn) {
-  ParallelFor(num_threads_, 1,
-              [&](int64_t begin, int64_t, int) { fn(static_cast<int>(begin)); });
+  ParallelFor(num_threads_, 1, [&](int64_t begin, int64_t, int) {
+    fn(static_cast<int>(begin));
+  });
 }
 
 }  // namespace tessera::kernels

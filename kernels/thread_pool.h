@@ -73,9 +73,9 @@ class ThreadPool {
   // region id (32 bits) | chunk count (16 bits) | next chunk (16 bits).
   // One word, so a stale claim attempt on an old region always fails.
   alignas(64) std::atomic<uint64_t> claim_{0};
-  alignas(64) std::atomic<int64_t> done_{0};      // chunks completed
+  alignas(64) std::atomic<int64_t> done_{0};         // chunks completed
   alignas(64) std::atomic<uint32_t> generation_{0};  // wakes the workers
-  alignas(64) std::atomic<int> sleepers_{0};      // workers blocked in wait()
+  alignas(64) std::atomic<int> sleepers_{0};  // workers blocked in wait()
   std::atomic<bool> stop_{false};
 };
 

@@ -73,7 +73,8 @@ TEST(ThreadPoolTest, SleepingWorkersWakeAndTakePart) {
     pool.ParallelFor(2, 1, [&](int64_t b, int64_t, int t) {
       threads_seen[b] = t;
       started.fetch_add(1);
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::seconds(20);
       while (started.load() < 2) {
         if (std::chrono::steady_clock::now() > deadline) {
           both = false;
@@ -91,7 +92,8 @@ TEST(ThreadPoolTest, CallerFinishesRegionsWithoutABusyWorker) {
   ThreadPool pool(4);
   std::atomic<int64_t> sum{0};
   for (int i = 0; i < 1000; ++i) {
-    pool.ParallelFor(3, 1, [&](int64_t b, int64_t e, int) { sum.fetch_add(b + 1); });
+    pool.ParallelFor(3, 1,
+                     [&](int64_t b, int64_t e, int) { sum.fetch_add(b + 1); });
   }
   EXPECT_EQ(sum.load(), 1000 * 6);
 }
