@@ -20,7 +20,7 @@ void PrintUsage(std::ostream& out) {
   out << "usage: tessera <command> [flags]   (tessera <command> --help)\n\n"
          "commands:\n";
   for (const auto& [name, command] : Commands()) {
-    out << absl::StrFormat("  %-12s %s\n", name, command.help);
+    out << absl::StrFormat("  %-14s %s\n", name, command.help);
   }
 }
 

@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << usage;
+    return 0;
+  }
   const std::vector<std::string> rest(argv + 2, argv + argc);
   if (command == "des") return tessera::sim::DesMain(rest);
   if (command == "up") return tessera::sim::UpMain(rest);
