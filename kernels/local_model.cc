@@ -15,7 +15,14 @@ absl::StatusOr<std::unique_ptr<BackendLogitsModel>> BackendLogitsModel::Create(
   spec.has_embedding = true;
   spec.has_head = true;
   spec.layer_formats.assign(weights.config.n_layers, format);
-  spec.head_format = format == GgmlType::kF16 ? GgmlType::kF16 : GgmlType::kF32;
+  // Keep the output matrix in its stored type when that is an execution
+  // format (no F32 copy of a 32000 x 2048 head); otherwise use `format`.
+  const GgmlType stored = weights.output.type;
+  const bool executable = stored == GgmlType::kF32 ||
+                          stored == GgmlType::kF16 ||
+                          stored == GgmlType::kQ8_0 ||
+                          stored == GgmlType::kQ4_0;
+  spec.head_format = executable ? stored : format;
   std::unique_ptr<BackendLogitsModel> model(
       new BackendLogitsModel(std::move(backend), max_tokens));
   TESSERA_ASSIGN_OR_RETURN(model->report_,

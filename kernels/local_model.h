@@ -16,9 +16,9 @@ namespace tessera::kernels {
 
 class BackendLogitsModel : public model::LogitsModel {
  public:
-  // Loads all of `weights` onto `backend` with every layer in `format`
-  // (the head in F32 unless `format` is F16). REQUIRES: `weights` outlives
-  // the returned object.
+  // Loads all of `weights` onto `backend` with every layer in `format`; the
+  // head stays in its stored type when the backend executes that type.
+  // REQUIRES: `weights` outlives the returned object.
   static absl::StatusOr<std::unique_ptr<BackendLogitsModel>> Create(
       std::unique_ptr<Backend> backend, const model::ModelWeights& weights,
       GgmlType format, int64_t max_tokens);
