@@ -197,4 +197,17 @@ bool ParseOrExit(ArgParser& parser, const std::vector<std::string>& args,
   return false;
 }
 
+int RunParsed(ArgParser& parser, const std::vector<std::string>& args,
+              const std::string& name,
+              const std::function<absl::Status(const ArgParser&)>& body) {
+  int exit_code = 0;
+  if (!ParseOrExit(parser, args, exit_code)) return exit_code;
+  absl::Status status = body(parser);
+  if (!status.ok()) {
+    std::cerr << name << ": " << status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace tessera::cli

@@ -7,6 +7,7 @@
 #define TESSERA_CLI_ARGS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -75,6 +76,14 @@ class ArgParser {
 // returns 2. Returns true when the command should go on.
 bool ParseOrExit(ArgParser& parser, const std::vector<std::string>& args,
                  int& exit_code);
+
+// The shape of every command's main: parses `args` into `parser`
+// (ParseOrExit), runs `body`, and returns the exit status: 0 on success, 2
+// for usage errors, 1 when `body` fails (its message printed to stderr as
+// "<name>: <message>", one line).
+int RunParsed(ArgParser& parser, const std::vector<std::string>& args,
+              const std::string& name,
+              const std::function<absl::Status(const ArgParser&)>& body);
 
 }  // namespace tessera::cli
 

@@ -104,14 +104,7 @@ int CalibrateMain(const std::vector<std::string>& argv) {
   args.Int("max-tokens", 64, "tokens per prompt at most");
   args.String("formats", "f16,q8_0,q4_0", "formats to measure");
   args.String("output", "", "sidecar path (default MODEL.sensitivity.json)");
-  int code = 0;
-  if (!ParseOrExit(args, argv, code)) return code;
-  absl::Status status = Calibrate(args);
-  if (!status.ok()) {
-    std::cerr << "tessera calibrate: " << status.message() << "\n";
-    return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-  }
-  return 0;
+  return RunParsed(args, argv, "tessera calibrate", Calibrate);
 }
 
 }  // namespace

@@ -101,14 +101,7 @@ int EvalMain(const std::vector<std::string>& argv) {
   args.String("plan", "", "plan JSON from `tessera plan --json`").Required("plan");
   args.String("prompts", "", "text file, one prompt per line (default: built-in)");
   args.Int("max-tokens", 64, "tokens per prompt at most");
-  int code = 0;
-  if (!ParseOrExit(args, argv, code)) return code;
-  absl::Status status = Eval(args);
-  if (!status.ok()) {
-    std::cerr << "tessera eval: " << status.message() << "\n";
-    return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-  }
-  return 0;
+  return RunParsed(args, argv, "tessera eval", Eval);
 }
 
 }  // namespace

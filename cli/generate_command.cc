@@ -81,14 +81,7 @@ int GenerateMain(const std::vector<std::string>& argv) {
   args.String("tls-ca", "", "CA that signed the coordinator's certificate");
   args.Int("timeout", 600, "seconds before the request is abandoned");
   DeclareSamplingFlags(args);
-  int code = 0;
-  if (!ParseOrExit(args, argv, code)) return code;
-  absl::Status status = Generate(args);
-  if (!status.ok()) {
-    std::cerr << "tessera generate: " << status.message() << "\n";
-    return 1;
-  }
-  return 0;
+  return RunParsed(args, argv, "tessera generate", Generate);
 }
 
 }  // namespace

@@ -63,14 +63,7 @@ int MakeModelMain(const std::vector<std::string>& argv) {
   args.String("output", "", "output path", "o").Required("output");
   args.Int("layers", 0, "override the number of layers (0 = the shape's)");
   args.Int("ctx", 0, "override the context length (0 = the shape's)");
-  int code = 0;
-  if (!ParseOrExit(args, argv, code)) return code;
-  absl::Status status = MakeModelCommand(args);
-  if (!status.ok()) {
-    std::cerr << "tessera make-model: " << status.message() << "\n";
-    return 1;
-  }
-  return 0;
+  return RunParsed(args, argv, "tessera make-model", MakeModelCommand);
 }
 
 }  // namespace

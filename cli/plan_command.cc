@@ -347,14 +347,7 @@ int PlanMain(const std::vector<std::string>& argv) {
       "tessera plan (--model M.gguf | --shape NAME) --cluster FILE "
       "[--objective latency|throughput|mix] [--requests K] [--json]");
   DeclareFlags(args);
-  int code = 0;
-  if (!ParseOrExit(args, argv, code)) return code;
-  absl::Status status = Plan(args);
-  if (!status.ok()) {
-    std::cerr << "tessera plan: " << status.message() << "\n";
-    return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-  }
-  return 0;
+  return RunParsed(args, argv, "tessera plan", Plan);
 }
 
 }  // namespace

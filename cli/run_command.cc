@@ -106,14 +106,7 @@ int RunMain(const std::vector<std::string>& argv) {
   args.Int("threads", 2, "CPU threads");
   args.Int("ctx", 0, "context length (0 = the model's)");
   DeclareSamplingFlags(args);
-  int code = 0;
-  if (!ParseOrExit(args, argv, code)) return code;
-  absl::Status status = Run(args);
-  if (!status.ok()) {
-    std::cerr << "tessera run: " << status.message() << "\n";
-    return 1;
-  }
-  return 0;
+  return RunParsed(args, argv, "tessera run", Run);
 }
 
 }  // namespace

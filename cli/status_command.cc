@@ -77,14 +77,7 @@ int StatusMain(const std::vector<std::string>& argv) {
   args.String("tls-cert", "", "client certificate (mutual TLS)");
   args.String("tls-key", "", "client private key");
   args.String("tls-ca", "", "CA that signed the coordinator's certificate");
-  int code = 0;
-  if (!ParseOrExit(args, argv, code)) return code;
-  absl::Status status = Status(args);
-  if (!status.ok()) {
-    std::cerr << "tessera status: " << status.message() << "\n";
-    return 1;
-  }
-  return 0;
+  return RunParsed(args, argv, "tessera status", Status);
 }
 
 }  // namespace

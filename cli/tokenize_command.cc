@@ -29,14 +29,7 @@ int TokenizeMain(const std::vector<std::string>& argv) {
   args.String("text", "", "text to tokenize").Required("text");
   args.Bool("bos", false, "prepend the BOS token");
   args.Bool("special", false, "map special-token text to special tokens");
-  int code = 0;
-  if (!ParseOrExit(args, argv, code)) return code;
-  absl::Status status = Tokenize(args);
-  if (!status.ok()) {
-    std::cerr << "tessera tokenize: " << status.message() << "\n";
-    return 1;
-  }
-  return 0;
+  return RunParsed(args, argv, "tessera tokenize", Tokenize);
 }
 
 }  // namespace

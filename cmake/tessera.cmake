@@ -16,13 +16,16 @@ function(tessera_test name)
     set(T_TIMEOUT 300)
   endif()
   # SERIAL: timing-sensitive suites run alone so other tests cannot skew them.
-  set(serial FALSE)
+  set(props TIMEOUT ${T_TIMEOUT})
+  if(T_LABELS)
+    list(APPEND props LABELS "${T_LABELS}")
+  endif()
   if(T_SERIAL)
-    set(serial TRUE)
+    list(APPEND props RUN_SERIAL TRUE)
   endif()
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}" RUN_SERIAL ${serial})
+    PROPERTIES ${props})
 endfunction()
 
 # tessera_benchmark(NAME SOURCES ... LIBS ...): Google Benchmark binary, only
