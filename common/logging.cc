@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -55,11 +56,10 @@ LogMessage::LogMessage(const char* file, int line, Severity severity)
     : file_(file), line_(line), severity_(severity) {}
 
 LogMessage::~LogMessage() {
-  std::string line = SeverityLetter(severity_);
-  line += absl::FormatTime("%m%d %H:%M:%E3S ", absl::Now(),
-                           absl::LocalTimeZone());
-  line += Basename(file_);
-  line += ":" + std::to_string(line_) + "] " + stream_.str() + "\n";
+  const std::string line = absl::StrCat(
+      SeverityLetter(severity_),
+      absl::FormatTime("%m%d %H:%M:%E3S ", absl::Now(), absl::LocalTimeZone()),
+      Basename(file_), ":", line_, "] ", stream_.str(), "\n");
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
   if (severity_ == Severity::kFatal) std::abort();

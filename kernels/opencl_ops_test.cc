@@ -109,7 +109,9 @@ class OpenClOpsTest : public ::testing::TestWithParam<int> {
     absl::StatusOr<DeviceMatrix> w = UploadMatrix(*context_, "w", parts);
     context_->set_max_buffer_bytes(0);
     ASSERT_TRUE(w.ok()) << w.status();
-    if (max_buffer_bytes > 0) EXPECT_GT(w->chunks.size(), 1u);
+    if (max_buffer_bytes > 0) {
+      EXPECT_GT(w->chunks.size(), 1u);
+    }
     std::vector<float> x = RandomVector(tokens * cols, 99);
     cl_mem y = Upload(RandomVector(tokens * rows, 5));
     ASSERT_TRUE(ops_->MatMul(*w, Upload(x), cols, tokens, y, rows).ok());
@@ -252,8 +254,12 @@ TEST_P(OpenClOpsTest, RmsNormAndGather) {
     for (int64_t i = 0; i < dim; ++i) {
       const double want = x[r * dim + i] * scale * w[i];
       ASSERT_NEAR(got[r * dim + i], want, 1e-5);
-      if (r == 2) ASSERT_NEAR(got_gathered[i], want, 1e-5);
-      if (r == 0) ASSERT_NEAR(got_gathered[dim + i], want, 1e-5);
+      if (r == 2) {
+        ASSERT_NEAR(got_gathered[i], want, 1e-5);
+      }
+      if (r == 0) {
+        ASSERT_NEAR(got_gathered[dim + i], want, 1e-5);
+      }
     }
   }
 }

@@ -201,7 +201,9 @@ TEST(OpenClKernelsTest, AllProgramsBuildWithQueriedGeometry) {
     EXPECT_LE(info.lanes * info.rows_per_group, info.max_group_size) << name;
     EXPECT_LE(info.items, info.max_group_size) << name;
     EXPECT_EQ(info.lanes & (info.lanes - 1), 0u) << name;  // power of two
-    if ((*context)->device().is_cpu) EXPECT_EQ(info.lanes, 1u);
+    if ((*context)->device().is_cpu) {
+      EXPECT_EQ(info.lanes, 1u);
+    }
   }
   EXPECT_TRUE(absl::IsNotFound((*kernels)->Get("no_such_kernel").status()));
 }
