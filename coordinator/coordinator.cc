@@ -134,6 +134,10 @@ v1::LoadShardRequest Coordinator::ShardRequest(size_t i) const {
   }
   request.set_has_embedding(a.has_embedding);
   request.set_has_head(a.has_head);
+  if (a.has_head && !a.formats.empty()) {
+    request.set_head_format(
+        static_cast<v1::TensorFormat>(HeadFormatFor(a.formats.back())));
+  }
   if (i + 1 < stages_.size()) {
     const WorkerClient& next = *workers_[stages_[i + 1].assignment.worker];
     request.set_next_stage_address(next.address());

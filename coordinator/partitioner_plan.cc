@@ -38,7 +38,7 @@ absl::StatusOr<pt::Problem> BuildProblem(const model::ModelConfig& config,
   pt::CostOptions cost_options;
   cost_options.formats = {format};
   cost_options.embedding_format = model::GgmlType::kF32;
-  cost_options.head_format = model::GgmlType::kF32;
+  cost_options.head_format = HeadFormatFor(format);
   cost_options.kv_bytes_per_value = 4;
   pt::Problem problem;
   TESSERA_ASSIGN_OR_RETURN(problem.costs,

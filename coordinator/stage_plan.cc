@@ -29,4 +29,12 @@ absl::StatusOr<StagePlan> PlanEvenSplit(int64_t n_layers, int n_workers,
   return plan;
 }
 
+model::GgmlType HeadFormatFor(model::GgmlType layer_format) {
+  if (layer_format == model::GgmlType::kF32 ||
+      layer_format == model::GgmlType::kF16) {
+    return layer_format;
+  }
+  return model::GgmlType::kQ8_0;
+}
+
 }  // namespace tessera::coordinator

@@ -33,3 +33,16 @@ TEST(PlanEvenSplitTest, RejectsImpossibleSplits) {
 
 }  // namespace
 }  // namespace tessera::coordinator
+
+namespace tessera::coordinator {
+namespace {
+
+TEST(HeadFormatTest, QuantisedLayersGetQ8Head) {
+  EXPECT_EQ(HeadFormatFor(model::GgmlType::kF32), model::GgmlType::kF32);
+  EXPECT_EQ(HeadFormatFor(model::GgmlType::kF16), model::GgmlType::kF16);
+  EXPECT_EQ(HeadFormatFor(model::GgmlType::kQ8_0), model::GgmlType::kQ8_0);
+  EXPECT_EQ(HeadFormatFor(model::GgmlType::kQ4_0), model::GgmlType::kQ8_0);
+}
+
+}  // namespace
+}  // namespace tessera::coordinator
