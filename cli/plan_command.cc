@@ -14,8 +14,6 @@
 #include "cli/command.h"
 #include "common/mapped_file.h"
 #include "common/status_macros.h"
-#include "google/protobuf/io/tokenizer.h"
-#include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "model/gguf.h"
 #include "model/model_config.h"
@@ -23,6 +21,7 @@
 #include "model/weights.h"
 #include "partitioner/planner.h"
 #include "partitioner/report.h"
+#include "sim/cluster_config.h"
 #include "tessera/v1/cluster.pb.h"
 #include "tessera/v1/plan.pb.h"
 
@@ -32,80 +31,15 @@ namespace {
 namespace pt = ::tessera::partitioner;
 using model::GgmlType;
 
-class CollectErrors : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, int column, const std::string& message) override {
-    if (first_.empty()) first_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
-  }
-  const std::string& first() const { return first_; }
-
- private:
-  std::string first_;
-};
-
-absl::StatusOr<GgmlType> FormatFromProto(int value, const std::string& where) {
-  switch (value) {
-    case v1::TENSOR_FORMAT_F32: return GgmlType::kF32;
-    case v1::TENSOR_FORMAT_F16: return GgmlType::kF16;
-    case v1::TENSOR_FORMAT_Q8_0: return GgmlType::kQ8_0;
-    case v1::TENSOR_FORMAT_Q4_0: return GgmlType::kQ4_0;
-  }
-  return absl::InvalidArgumentError(absl::StrCat(where, ": unknown format ", value));
-}
-
 v1::TensorFormat FormatToProto(GgmlType t) {
   return static_cast<v1::TensorFormat>(static_cast<int>(t));  // same ids
 }
 
-absl::StatusOr<pt::DeviceProfile> DeviceFromProto(const v1::DeviceProfile& d,
-                                                  int index) {
-  pt::DeviceProfile out;
-  out.name = d.name();
-  out.backend = d.backend().empty() ? "cpu" : d.backend();
-  out.memory_budget_bytes = d.memory_budget_bytes();
-  out.step_overhead_ms = d.step_overhead_ms();
-  for (int j = 0; j < d.perf_size(); ++j) {
-    const std::string where = absl::StrCat("devices[", index, "].perf[", j, "]");
-    TESSERA_ASSIGN_OR_RETURN(GgmlType f, FormatFromProto(d.perf(j).format(), where));
-    if (out.perf.count(f)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ".format: ", model::TypeName(f), " listed twice"));
-    }
-    out.perf[f] = {d.perf(j).decode_bytes_per_s(), d.perf(j).prefill_flop_per_s()};
-  }
-  return out;
-}
-
-pt::LinkProfile LinkFromProto(const v1::LinkProfile& l) {
-  return {l.from(), l.to(), l.latency_ms(), l.bandwidth_bytes_per_s()};
-}
-
+// The planner's view of a cluster file (parsed and validated by the
+// simulator's loader, which also serves tessera-sim).
 absl::StatusOr<pt::Cluster> LoadCluster(const std::string& path) {
-  TESSERA_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
-  v1::Cluster proto;
-  google::protobuf::TextFormat::Parser parser;
-  CollectErrors errors;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(text, &proto)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ":", errors.first()));
-  }
-  pt::Cluster cluster;
-  cluster.name = proto.name();
-  for (int i = 0; i < proto.devices_size(); ++i) {
-    auto device = DeviceFromProto(proto.devices(i), i);
-    if (!device.ok()) return Annotate(device.status(), path);
-    cluster.devices.push_back(*std::move(device));
-  }
-  for (const v1::LinkProfile& l : proto.links()) {
-    cluster.links.push_back(LinkFromProto(l));
-    if (l.both_directions()) {
-      cluster.links.push_back({l.to(), l.from(), l.latency_ms(),
-                               l.bandwidth_bytes_per_s()});
-    }
-  }
-  if (proto.has_default_link()) cluster.default_link = LinkFromProto(proto.default_link());
-  TESSERA_RETURN_IF_ERROR_CTX(pt::ValidateCluster(cluster), path);
-  return cluster;
+  TESSERA_ASSIGN_OR_RETURN(sim::SimCluster loaded, sim::LoadSimCluster(path));
+  return std::move(loaded.cluster);
 }
 
 // The execution format of a stored tensor, or `fallback` for other types.
@@ -150,7 +84,7 @@ absl::StatusOr<pt::QualityTable> LoadSidecar(const std::string& path,
   }
   pt::QualityTable q{"calibration-kl", {}, {}};
   for (int f : table.formats()) {
-    TESSERA_ASSIGN_OR_RETURN(GgmlType t, FormatFromProto(f, path + ": formats"));
+    TESSERA_ASSIGN_OR_RETURN(GgmlType t, sim::FormatFromProto(f, path + ": formats"));
     q.formats.push_back(t);
   }
   for (const v1::LayerSensitivity& layer : table.layers()) {

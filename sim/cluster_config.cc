@@ -36,16 +36,6 @@ absl::Status ParseText(const std::string& text, const std::string& where,
   return absl::OkStatus();
 }
 
-absl::StatusOr<GgmlType> FormatFromProto(int value, const std::string& where) {
-  switch (value) {
-    case v1::TENSOR_FORMAT_F32: return GgmlType::kF32;
-    case v1::TENSOR_FORMAT_F16: return GgmlType::kF16;
-    case v1::TENSOR_FORMAT_Q8_0: return GgmlType::kQ8_0;
-    case v1::TENSOR_FORMAT_Q4_0: return GgmlType::kQ4_0;
-  }
-  return absl::InvalidArgumentError(absl::StrCat(where, ": unknown format ", value));
-}
-
 pt::LinkProfile LinkFromProto(const v1::LinkProfile& l, bool reversed) {
   if (reversed) return {l.to(), l.from(), l.latency_ms(), l.bandwidth_bytes_per_s()};
   return {l.from(), l.to(), l.latency_ms(), l.bandwidth_bytes_per_s()};
@@ -91,6 +81,16 @@ void BuildLinkMatrix(SimCluster& out) {
 }
 
 }  // namespace
+
+absl::StatusOr<GgmlType> FormatFromProto(int value, const std::string& where) {
+  switch (value) {
+    case v1::TENSOR_FORMAT_F32: return GgmlType::kF32;
+    case v1::TENSOR_FORMAT_F16: return GgmlType::kF16;
+    case v1::TENSOR_FORMAT_Q8_0: return GgmlType::kQ8_0;
+    case v1::TENSOR_FORMAT_Q4_0: return GgmlType::kQ4_0;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(where, ": unknown format ", value));
+}
 
 absl::StatusOr<pt::DeviceProfile> DeviceFromProto(const v1::DeviceProfile& d,
                                                   int index) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "model/ggml_types.h"
 #include "partitioner/cluster.h"
 #include "tessera/v1/cluster.pb.h"
 
@@ -47,6 +48,11 @@ absl::StatusOr<SimCluster> ParseSimCluster(const std::string& text,
 
 // Parses a device textproto and checks it as a one-device cluster would be.
 absl::StatusOr<v1::DeviceProfile> LoadDeviceFile(const std::string& path);
+
+// Maps a tessera.v1.TensorFormat value to model::GgmlType. InvalidArgument
+// naming `where` for values outside the enum.
+absl::StatusOr<model::GgmlType> FormatFromProto(int value,
+                                                const std::string& where);
 
 // Converts one device (formats mapped to model::GgmlType). InvalidArgument
 // for an unknown format or one listed twice.
