@@ -2,10 +2,11 @@
 
 #include <random>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "coordinator/partitioner_plan.h"
+#include "coordinator/link_survey.h"
 #include "model/chat_template.h"
 #include "model/sampler.h"
 #include "worker/model_registry.h"
@@ -18,6 +19,27 @@ v1::ModelId ToProto(const worker::ModelIdentity& id) {
   proto.set_name(id.name);
   proto.set_sha256(id.sha256);
   return proto;
+}
+
+// Fills `workers` from the cluster file and checks the link options.
+absl::Status ResolveWorkers(CoordinatorOptions& o) {
+  if (o.links != "measured" && o.links != "declared") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown link source '", o.links, "' (measured, declared)"));
+  }
+  if (!o.cluster.has_value()) {
+    if (o.links == "declared") {
+      return absl::InvalidArgumentError(
+          "declared links need a cluster file (--cluster)");
+    }
+    return absl::OkStatus();
+  }
+  if (!o.workers.empty()) {
+    return absl::InvalidArgumentError(
+        "give workers either as a list or in a cluster file, not both");
+  }
+  for (const ClusterMember& m : o.cluster->members) o.workers.push_back(m.address);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -42,6 +64,7 @@ Coordinator::~Coordinator() {
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
     CoordinatorOptions options) {
+  TESSERA_RETURN_IF_ERROR(ResolveWorkers(options));
   std::unique_ptr<Coordinator> c(new Coordinator(std::move(options)));
   const CoordinatorOptions& o = c->options_;
   TESSERA_ASSIGN_OR_RETURN(c->model_, model::ModelFile::Open(o.model_path));
@@ -61,7 +84,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
 
 absl::Status Coordinator::Connect() {
   if (options_.workers.empty()) {
-    return absl::InvalidArgumentError("no workers given (--workers A,B,C)");
+    return absl::InvalidArgumentError(
+        "no workers given (--workers A,B,C or --cluster FILE)");
   }
   TESSERA_ASSIGN_OR_RETURN(auto creds,
                            worker::MakeChannelCredentials(options_.tls));
@@ -81,11 +105,54 @@ absl::Status Coordinator::Connect() {
 }
 
 absl::Status Coordinator::ProfileWorkers() {
-  for (auto& w : workers_) {
-    TESSERA_ASSIGN_OR_RETURN(v1::ProfileResponse profile, w->Profile());
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    TESSERA_ASSIGN_OR_RETURN(v1::ProfileResponse profile, workers_[i]->Profile());
+    if (options_.cluster.has_value()) {
+      const ClusterMember& member = options_.cluster->members[i];
+      if (member.name != workers_[i]->name()) {
+        LOG(WARNING) << workers_[i]->label() << " is device '" << member.name
+                     << "' in the cluster file";
+      }
+      const int64_t cap = member.memory_budget_bytes;
+      if (cap > 0 && cap < profile.memory_budget_bytes()) {
+        profile.set_memory_budget_bytes(cap);
+      }
+    }
     profiles_.push_back(std::move(profile));
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> Coordinator::PlannerNames() const {
+  std::vector<std::string> names;
+  absl::flat_hash_set<std::string> taken;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    std::string name = options_.cluster.has_value()
+                           ? options_.cluster->members[i].name
+                           : workers_[i]->name();
+    if (!taken.insert(name).second) {  // workers may share a name
+      name = absl::StrCat(name, "#", i);
+      taken.insert(name);
+    }
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+void Coordinator::AddLinks(MeasuredCluster& measured) const {
+  if (options_.links == "declared") {
+    measured.links = options_.cluster->links;
+    measured.default_link = options_.cluster->default_link;
+    return;
+  }
+  std::vector<WorkerClient*> clients;
+  for (const auto& w : workers_) clients.push_back(w.get());
+  LinkSurvey survey = SurveyLinks(clients, measured.names);
+  for (const std::string& failure : survey.failures) {
+    LOG(WARNING) << "link not measured, not used: " << failure;
+  }
+  measured.links = std::move(survey.links);
+  measured.default_link = survey.default_link;
 }
 
 absl::StatusOr<StagePlan> Coordinator::MakePlan() {
@@ -100,14 +167,8 @@ absl::StatusOr<StagePlan> Coordinator::MakePlan() {
   }
   MeasuredCluster measured;
   measured.profiles = profiles_;
-  if (n_workers >= 2) {
-    absl::StatusOr<v1::MeasureLinkResponse> link =
-        workers_[0]->MeasureLink(workers_[1]->address());
-    if (link.ok()) {
-      measured.link_latency_ms = link->latency_us() / 2000.0;
-      measured.link_bytes_per_s = link->bytes_per_second();
-    }
-  }
+  measured.names = PlannerNames();
+  AddLinks(measured);
   absl::StatusOr<StagePlan> plan = PlanWithPartitioner(
       model_->config, measured, options_.format, options_.codec.codec);
   if (plan.ok()) return plan;

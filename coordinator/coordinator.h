@@ -1,6 +1,7 @@
 // Coordinator: owns the cluster for one model. Create() opens the model
 // (tokenizer, shapes, identity), connects to the listed workers (versioned
-// handshake; each must hold the model), profiles them, plans the stages,
+// handshake; each must hold the model), profiles them and the links between
+// them, plans the stages,
 // loads the shards and subscribes to every worker's events. Then Generate
 // requests run concurrently as pipeline sessions: prompts and sampled
 // tokens enter stage 0 over one persistent stream (frames of several
@@ -18,6 +19,7 @@
 #define TESSERA_COORDINATOR_COORDINATOR_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,7 +28,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "coordinator/cluster_file.h"
 #include "coordinator/generation_request.h"
+#include "coordinator/partitioner_plan.h"
 #include "coordinator/stage_plan.h"
 #include "coordinator/worker_client.h"
 #include "model/model_file.h"
@@ -39,7 +43,13 @@ namespace tessera::coordinator {
 
 struct CoordinatorOptions {
   std::string model_path;
-  std::vector<std::string> workers;  // HOST:PORT, pipeline order
+  std::vector<std::string> workers;  // HOST:PORT
+  // Instead of `workers` (exactly one of the two): the devices of a cluster
+  // file, whose names the planner uses and whose budgets cap the workers'.
+  std::optional<ClusterFile> cluster;
+  // "measured": every link is measured (link_survey.h); "declared": the
+  // cluster file's links are used as written (requires `cluster`).
+  std::string links = "measured";
   std::string token;
   worker::TlsFiles tls;
   worker::CodecOptions codec;
@@ -80,6 +90,9 @@ class Coordinator {
   explicit Coordinator(CoordinatorOptions options);
   absl::Status Connect();
   absl::Status ProfileWorkers();
+  // Unique planner names: the cluster file's, else the workers' own.
+  std::vector<std::string> PlannerNames() const;
+  void AddLinks(MeasuredCluster& measured) const;
   absl::StatusOr<StagePlan> MakePlan();
   absl::Status LoadStages();
   v1::LoadShardRequest ShardRequest(size_t stage) const;

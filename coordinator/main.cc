@@ -1,11 +1,13 @@
 // tessera-coordinator: plans a model over workers and serves Generate.
-//   tessera-coordinator --listen HOST:PORT --model PATH --workers A,B,C
+//   tessera-coordinator --listen HOST:PORT --model PATH
+//       (--workers A,B,C | --cluster FILE [--links measured|declared])
 //       [--codec f32|f16|q8_0] [--zstd-level N] [--format f32|f16|q8_0|q4_0]
 //       [--token T] [--tls-cert F --tls-key F --tls-ca F]
 #include <iostream>
 
 #include "absl/strings/str_split.h"
 #include "cli/args.h"
+#include "coordinator/cluster_file.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/coordinator_service.h"
 #include "worker/server.h"
@@ -18,8 +20,11 @@ void DeclareFlags(ArgParser& args) {
   args.String("listen", "127.0.0.1:0", "HOST:PORT (port 0: any free port)");
   args.String("model", "", "GGUF model file (workers hold copies)")
       .Required("model");
-  args.String("workers", "", "worker addresses in pipeline order: A,B,C")
-      .Required("workers");
+  args.String("workers", "", "worker addresses: A,B,C");
+  args.String("cluster", "",
+              "cluster textproto whose devices give worker addresses");
+  args.String("links", "measured",
+              "links for the planner: measured | declared (cluster file)");
   args.String("codec", "f32", "activation codec: f32 | f16 | q8_0");
   args.Int("zstd-level", 0, "zstd level for activations (0: off)");
   args.String("format", "f32", "layer format: f32 | f16 | q8_0 | q4_0");
@@ -38,6 +43,17 @@ absl::StatusOr<tessera::coordinator::CoordinatorOptions> OptionsFromFlags(
   o.model_path = args.GetString("model");
   o.workers = absl::StrSplit(args.GetString("workers"), ',',
                              absl::SkipWhitespace());
+  const std::string cluster = args.GetString("cluster");
+  if (cluster.empty() == o.workers.empty()) {
+    return absl::InvalidArgumentError(
+        "give exactly one of --workers A,B,C and --cluster FILE");
+  }
+  if (!cluster.empty()) {
+    auto file = tessera::coordinator::LoadClusterFile(cluster);
+    if (!file.ok()) return file.status();
+    o.cluster = *std::move(file);
+  }
+  o.links = args.GetString("links");
   auto codec = tessera::worker::ParseCodec(args.GetString("codec"));
   if (!codec.ok()) return codec.status();
   o.codec = {*codec, static_cast<int>(args.GetInt("zstd-level"))};
@@ -60,7 +76,9 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  ArgParser args("tessera-coordinator --model PATH --workers A,B,C [flags]");
+  ArgParser args(
+      "tessera-coordinator --model PATH (--workers A,B,C | --cluster FILE) "
+      "[flags]");
   DeclareFlags(args);
   int code = 0;
   if (!ParseOrExit(args, {argv + 1, argv + argc}, code)) return code;

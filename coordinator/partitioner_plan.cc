@@ -9,9 +9,10 @@ namespace {
 
 namespace pt = ::tessera::partitioner;
 
-pt::DeviceProfile ToDevice(const v1::ProfileResponse& profile) {
+pt::DeviceProfile ToDevice(const v1::ProfileResponse& profile,
+                           const std::string& name) {
   pt::DeviceProfile device;
-  device.name = profile.worker_name();
+  device.name = name.empty() ? profile.worker_name() : name;
   if (profile.backends_size() > 0) device.backend = profile.backends(0).name();
   device.memory_budget_bytes = profile.memory_budget_bytes();
   device.step_overhead_ms = 0.05;  // a gRPC hop's bookkeeping on loopback
@@ -43,11 +44,12 @@ absl::StatusOr<pt::Problem> BuildProblem(const model::ModelConfig& config,
   pt::Problem problem;
   TESSERA_ASSIGN_OR_RETURN(problem.costs,
                            pt::BuildCostTable(config, cost_options));
-  for (const v1::ProfileResponse& p : measured.profiles) {
-    problem.cluster.devices.push_back(ToDevice(p));
+  for (size_t i = 0; i < measured.profiles.size(); ++i) {
+    problem.cluster.devices.push_back(ToDevice(
+        measured.profiles[i], i < measured.names.size() ? measured.names[i] : ""));
   }
-  problem.cluster.default_link =
-      pt::LinkProfile{"", "", measured.link_latency_ms, measured.link_bytes_per_s};
+  problem.cluster.links = measured.links;
+  problem.cluster.default_link = measured.default_link;
   problem.workload.prompt_tokens = 64;
   problem.workload.gen_tokens = 100;
   problem.workload.codec = ToCodec(codec);

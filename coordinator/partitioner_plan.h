@@ -1,16 +1,19 @@
 // Planning with the partitioner library: converts what the coordinator
-// measured (worker profiles, one link measurement) into a
+// measured (worker profiles, the links between workers) into a
 // partitioner::Problem, solves it with every layer in one requested format,
 // and converts the plan back into a StagePlan. The partitioner may use fewer
 // workers than offered when that is predicted to be faster.
 #ifndef TESSERA_COORDINATOR_PARTITIONER_PLAN_H_
 #define TESSERA_COORDINATOR_PARTITIONER_PLAN_H_
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "coordinator/stage_plan.h"
 #include "model/model_config.h"
+#include "partitioner/cluster.h"
 #include "tessera/v1/worker.pb.h"
 #include "worker/activation_codec.h"
 
@@ -18,8 +21,12 @@ namespace tessera::coordinator {
 
 struct MeasuredCluster {
   std::vector<v1::ProfileResponse> profiles;  // one per worker, list order
-  double link_latency_ms = 0.1;               // one way
-  double link_bytes_per_s = 1e9;
+  // The planner's name of each worker (unique); its reported name if empty.
+  std::vector<std::string> names;
+  // Links by planner name; pairs without one use `default_link`, and cannot
+  // be chained when that is absent.
+  std::vector<partitioner::LinkProfile> links;
+  std::optional<partitioner::LinkProfile> default_link;
 };
 
 // Errors of the partitioner (InvalidArgument, ResourceExhausted, ...) pass

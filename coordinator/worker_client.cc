@@ -86,7 +86,7 @@ absl::StatusOr<v1::MeasureLinkResponse> WorkerClient::MeasureLink(
     const std::string& peer_address) {
   v1::MeasureLinkRequest request;
   request.set_peer_address(peer_address);
-  request.set_round_trips(20);
+  request.set_round_trips(10);
   request.set_payload_bytes(1 << 20);
   v1::MeasureLinkResponse response;
   auto context = worker::MakeContext(token_, kProfileTimeout);
