@@ -33,8 +33,9 @@ struct LagrangianResult {
   double lambda = 0;  // the multiplier that produced `stages`
   int64_t sequences = 0;
   bool trimmed = false;
-  // A valid lower bound on the optimum from weak duality (latency objective
-  // with every order searched), else -infinity.
+  // A valid lower bound on the optimum from weak duality (every order
+  // searched exactly; the penalty is exactly lambda * quality, see
+  // stage_dp.h), else -infinity.
   double dual_bound = -std::numeric_limits<double>::infinity();
 };
 

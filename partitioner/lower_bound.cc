@@ -159,10 +159,9 @@ int MinStages(const Problem& p, const CostGrid& g) {
 }
 
 // The cheapest extra stage (link into it and its overheads), the cheapest
-// token return, and the least busy link.
+// token return, and the least busy link (ms per request).
 struct StageCosts {
-  double lat = kInf, dec = kInf, return_lat = kInf, return_dec = kInf,
-         busy = kInf;
+  double lat = kInf, return_lat = kInf, busy = kInf;
 };
 
 StageCosts CheapestStage(const CostGrid& g) {
@@ -173,28 +172,34 @@ StageCosts CheapestStage(const CostGrid& g) {
       if (a == b || !g.link(a, b).usable) continue;
       const double overhead = g.device(b).overhead_ms;
       c.lat = std::min(c.lat, g.LinkLatMs(a, b) + gen * overhead);
-      c.dec = std::min(c.dec, g.link(a, b).decode_ms + overhead);
       c.return_lat = std::min(c.return_lat, g.ReturnLatMs(a, b));
-      c.return_dec = std::min(c.return_dec, g.link(a, b).token_ms);
-      c.busy = std::min(c.busy, g.link(a, b).busy_ms);
+      c.busy = std::min(c.busy, g.LinkBusyMs(a, b));
     }
   }
   return c;
 }
 
-// Layers device d can run within a bottleneck of `b` ms, and can hold.
+// Per request, a stage on d is busy for G overheads plus lat_ms of each
+// layer (problem.h).
+double StageOverheadMs(const CostGrid& g, int d) {
+  return static_cast<double>(g.gen_tokens()) * g.device(d).overhead_ms;
+}
+
+// Layers device d can run within a bottleneck of `b` ms per request, and can
+// hold.
 double LayersWithin(const CostGrid& g, int d, double b, double min_bytes) {
   double fastest = kInf;
   for (int l = 0; l < g.num_layers(); ++l) {
     for (int f = 0; f < g.num_formats(); ++f) {
-      if (g.supported(d, f)) fastest = std::min(fastest, g.decode_ms(d, l, f));
+      if (g.supported(d, f)) fastest = std::min(fastest, g.lat_ms(d, l, f));
     }
   }
-  double by_time = fastest > 0 ? (b - g.device(d).overhead_ms) / fastest : kInf;
+  double by_time = fastest > 0 ? (b - StageOverheadMs(g, d)) / fastest : kInf;
   double by_memory = min_bytes > 0 ? Capacity(g, d) / min_bytes : kInf;
   return std::max(0.0, std::min(by_time, by_memory));
 }
 
+// The busiest stage's ms per request.
 double BottleneckBound(const CostGrid& g) {
   double min_bytes = kInf, hi = 0;
   for (int l = 0; l < g.num_layers(); ++l) {
@@ -203,11 +208,11 @@ double BottleneckBound(const CostGrid& g) {
     }
   }
   for (int d = 0; d < g.num_devices(); ++d) {
-    double total = g.device(d).overhead_ms;
+    double total = StageOverheadMs(g, d);
     for (int l = 0; l < g.num_layers(); ++l) {
       double fastest = kInf;
       for (int f = 0; f < g.num_formats(); ++f) {
-        if (g.supported(d, f)) fastest = std::min(fastest, g.decode_ms(d, l, f));
+        if (g.supported(d, f)) fastest = std::min(fastest, g.lat_ms(d, l, f));
       }
       total += std::isfinite(fastest) ? fastest : 0;
     }
@@ -236,18 +241,16 @@ double ObjectiveLowerBound(const Problem& p, const CostGrid& g) {
     fixed = std::min(fixed, g.device(d).overhead_ms + g.device(d).head_ms);
   }
   double lat = LagrangianSum(p, g, &CostGrid::lat_ms) + gen * fixed;
-  double dec = LagrangianSum(p, g, &CostGrid::decode_ms) + fixed;
-  double busy = BottleneckBound(g);
+  double busy = BottleneckBound(g);  // ms per request
   const int stages = MinStages(p, g);
   if (stages > g.num_devices()) return kInf;  // no plan can exist
   if (stages > 1) {
     StageCosts c = CheapestStage(g);
     if (!std::isfinite(c.lat)) return kInf;  // no two devices connect
     lat += (stages - 1) * c.lat + c.return_lat;
-    dec += (stages - 1) * c.dec + c.return_dec;
     busy = std::max(busy, c.busy);
   }
-  return ObjectiveValue(p, lat, dec, busy);
+  return ObjectiveValue(p, lat, busy / gen);
 }
 
 }  // namespace tessera::partitioner

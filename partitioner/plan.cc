@@ -69,7 +69,8 @@ absl::Status CheckStages(const Problem& p, const CostGrid& g,
   return absl::OkStatus();
 }
 
-// Accumulates one stage into the predictions; returns its decode busy time.
+// Accumulates one stage into the predictions; returns its busy time per
+// request (one prefill and G - 1 decode steps: its latency contribution).
 double AddStage(const Problem& p, const CostGrid& g, const Stage& s,
                 bool first, bool last, Predictions& out) {
   const auto& dev = g.device(s.device);
@@ -100,7 +101,7 @@ double AddStage(const Problem& p, const CostGrid& g, const Stage& s,
                                  " bytes, budget ",
                                  static_cast<int64_t>(dev.budget_bytes));
   }
-  return decode;
+  return lat;
 }
 
 void AddLink(const CostGrid::LinkCost& link, double lat, bool is_return,
@@ -110,24 +111,22 @@ void AddLink(const CostGrid::LinkCost& link, double lat, bool is_return,
   out.ttft_ms += first;
   out.decode_ms_per_token += step;
   out.request_latency_ms += lat;
-  out.bottleneck_ms = std::max(
-      out.bottleneck_ms, is_return ? link.token_busy_ms : link.busy_ms);
 }
 
 }  // namespace
 
 double ObjectiveValue(const Problem& p, double request_latency_ms,
-                      double decode_ms_per_token, double bottleneck_ms) {
-  double k = static_cast<double>(p.workload.concurrent_requests);
-  double cycle = std::max(decode_ms_per_token / k, bottleneck_ms);
+                      double bottleneck_ms) {
+  const double g = static_cast<double>(p.workload.gen_tokens);
+  const double cycle =
+      CycleMs(request_latency_ms, bottleneck_ms,
+              static_cast<double>(p.workload.concurrent_requests), g);
   switch (p.objective) {
     case Objective::kLatency: return request_latency_ms;
     case Objective::kThroughput: return cycle;
-    case Objective::kMix: {
-      double g = static_cast<double>(p.workload.gen_tokens);
+    case Objective::kMix:
       return p.latency_weight * request_latency_ms / g +
              (1 - p.latency_weight) * cycle;
-    }
   }
   return request_latency_ms;
 }
@@ -145,23 +144,26 @@ absl::StatusOr<Predictions> Evaluate(const Problem& p, const CostGrid& g,
   Predictions out;
   out.memory_bytes.assign(g.num_devices(), 0);
   const size_t n = stages.size();
+  double busiest = 0;  // ms per request
   for (size_t i = 0; i < n; ++i) {
-    double busy = AddStage(p, g, stages[i], i == 0, i + 1 == n, out);
-    out.bottleneck_ms = std::max(out.bottleneck_ms, busy);
+    busiest = std::max(busiest, AddStage(p, g, stages[i], i == 0, i + 1 == n, out));
     if (i + 1 < n) {
       int a = stages[i].device, b = stages[i + 1].device;
       AddLink(g.link(a, b), g.LinkLatMs(a, b), false, out);
+      busiest = std::max(busiest, g.LinkBusyMs(a, b));
     }
   }
   if (n > 1) {
     int a = stages.back().device, b = stages.front().device;
     AddLink(g.link(a, b), g.ReturnLatMs(a, b), true, out);
+    busiest = std::max(busiest, g.ReturnBusyMs(a, b));
   }
-  double k = static_cast<double>(g.concurrent_requests());
-  out.cycle_ms = std::max(out.decode_ms_per_token / k, out.bottleneck_ms);
+  const double gen = static_cast<double>(g.gen_tokens());
+  out.bottleneck_ms = busiest / gen;
+  out.cycle_ms = CycleMs(out.request_latency_ms, out.bottleneck_ms,
+                         static_cast<double>(g.concurrent_requests()), gen);
   out.throughput_tokens_per_s = out.cycle_ms > 0 ? 1e3 / out.cycle_ms : 0;
-  out.objective = ObjectiveValue(p, out.request_latency_ms,
-                                 out.decode_ms_per_token, out.bottleneck_ms);
+  out.objective = ObjectiveValue(p, out.request_latency_ms, out.bottleneck_ms);
   if (out.quality_cost > p.quality_budget && out.violation.empty()) {
     out.violation = absl::StrCat("quality cost ", out.quality_cost,
                                  " exceeds the budget ", p.quality_budget);

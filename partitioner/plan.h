@@ -33,7 +33,8 @@ struct Predictions {
   double request_latency_ms = 0;   // TTFT + (G - 1) * decode
   double cycle_ms = 0;             // ms per token with k requests in flight
   double throughput_tokens_per_s = 0;
-  double bottleneck_ms = 0;        // busiest stage or link per token
+  // Busiest stage or link per generated token, prefill share included.
+  double bottleneck_ms = 0;
   double quality_cost = 0;
   double objective = 0;            // the problem's objective (lower = better)
   bool fits = false;               // memory and quality budgets respected
@@ -50,9 +51,18 @@ struct Plan {
   bool labels_trimmed = false;   // the format DP dropped labels to stay fast
 };
 
+// The cycle time (ms per generated token with k requests in flight) from a
+// request's latency and the busiest stage or link per generated token:
+// (L / G + (k - 1) * bottleneck) / k (see problem.h). Inline: the DP calls
+// it for every label.
+inline double CycleMs(double request_latency_ms, double bottleneck_ms,
+                      double k, double gen_tokens) {
+  return (request_latency_ms / gen_tokens + (k - 1) * bottleneck_ms) / k;
+}
+
 // The objective value from its ingredients (lower is better).
 double ObjectiveValue(const Problem& problem, double request_latency_ms,
-                      double decode_ms_per_token, double bottleneck_ms);
+                      double bottleneck_ms);
 
 // Sets holds_embedding on the first stage and holds_head on the last.
 void MarkEnds(std::vector<Stage>& stages);

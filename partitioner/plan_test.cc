@@ -54,9 +54,15 @@ TEST(PlanTest, PredictionsMatchTheTimeModelByHand) {
   EXPECT_NEAR(r->ttft_ms, 101 + 15 + 52.05 + 3.004, 1e-9);
   EXPECT_NEAR(r->decode_ms_per_token, 101 + 6 + 52.05 + 3.004, 1e-9);
   EXPECT_NEAR(r->request_latency_ms, r->ttft_ms + 4 * r->decode_ms_per_token, 1e-9);
+  // Busy ms per request (one prefill, G - 1 = 4 decode steps): stage a
+  // 101 + 4 x 101 = 505, stage b 5 x 52.05 = 260.25, link (10 + 4) x 1 = 14,
+  // return 5 x 0.004; per generated token the busiest is 505 / 5 = 101.
+  // L = 171.054 + 4 x 162.054 = 819.27; cycle = (L / G + (k - 1) x 101) / k
+  // = (163.854 + 101) / 2 = 132.427.
+  EXPECT_NEAR(r->request_latency_ms, 819.27, 1e-9);
   EXPECT_NEAR(r->bottleneck_ms, 101, 1e-9);
-  EXPECT_NEAR(r->cycle_ms, 101, 1e-9);  // max(162.054 / 2, 101)
-  EXPECT_NEAR(r->throughput_tokens_per_s, 1000.0 / 101, 1e-9);
+  EXPECT_NEAR(r->cycle_ms, 132.427, 1e-9);
+  EXPECT_NEAR(r->throughput_tokens_per_s, 1000.0 / 132.427, 1e-9);
   EXPECT_EQ(r->memory_bytes[0], 1000000000);
   EXPECT_EQ(r->memory_bytes[1], 1001000000);
   EXPECT_DOUBLE_EQ(r->quality_cost, 0.75);
@@ -68,7 +74,7 @@ TEST(PlanTest, ObjectivesAndBudgets) {
   Problem p = HandProblem();
   p.objective = Objective::kThroughput;
   CostGrid g = CostGrid::Build(p);
-  EXPECT_NEAR(Evaluate(p, g, TwoStages())->objective, 101, 1e-9);
+  EXPECT_NEAR(Evaluate(p, g, TwoStages())->objective, 132.427, 1e-9);
   p.objective = Objective::kMix;
   p.latency_weight = 0.25;
   auto mix = Evaluate(p, g, TwoStages());
@@ -92,8 +98,46 @@ TEST(PlanTest, SingleStageHasNoLinks) {
   auto r = Evaluate(p, g, {{1, 0, 2, {GgmlType::kF16, GgmlType::kF16}, true, true}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_NEAR(r->decode_ms_per_token, 2 + 50 + 50 + 0.05, 1e-9);
-  // One device serves the k streams one token at a time: no overlap.
-  EXPECT_NEAR(r->cycle_ms, r->decode_ms_per_token, 1e-9);
+  // One device serves the k streams one at a time, no overlap: the cycle is
+  // its whole busy time per request over G (here prefill = decode step).
+  EXPECT_NEAR(r->cycle_ms, r->request_latency_ms / 5, 1e-9);
+  EXPECT_NEAR(r->cycle_ms, 102.05, 1e-9);
+}
+
+TEST(PlanTest, PrefillHeavyStageIsTheBottleneck) {
+  // Device b at 5e10 FLOP/s: a decode step of a layer stays memory-bound
+  // (max(2e9 / 5e10, 1 GB / 20 GB/s) = 50 ms) but the prefill of P = 10
+  // tokens is compute-bound: 10 x 2e9 / 5e10 = 400 ms.
+  Problem p = HandProblem();
+  p.cluster.devices[1].perf[GgmlType::kF16].prefill_flop_per_s = 5e10;
+  p.objective = Objective::kThroughput;
+  CostGrid g = CostGrid::Build(p);
+  auto r = Evaluate(p, g, TwoStages());
+  ASSERT_TRUE(r.ok()) << r.status();
+  // Decode steps: a 1 + 100 = 101 ms, b 2 + 50 + 0.05 = 52.05 ms, so the
+  // old, decode-only bottleneck was a (101 ms; old cycle max(R / k, 101) =
+  // 101). Per request b is busy for 402.05 + 4 x 52.05 = 610.25 ms, a for
+  // 5 x 101 = 505 ms: b is the bottleneck at 610.25 / 5 = 122.05 ms/token.
+  EXPECT_NEAR(r->ttft_ms, 101 + 15 + 402.05 + 3.004, 1e-9);
+  EXPECT_NEAR(r->decode_ms_per_token, 101 + 6 + 52.05 + 3.004, 1e-9);
+  EXPECT_NEAR(r->bottleneck_ms, 122.05, 1e-9);
+  // L = 521.054 + 4 x 162.054 = 1169.27; cycle = (1169.27 / 5 + 122.05) / 2
+  // = (233.854 + 122.05) / 2 = 177.952.
+  EXPECT_NEAR(r->request_latency_ms, 1169.27, 1e-9);
+  EXPECT_NEAR(r->cycle_ms, 177.952, 1e-9);
+  EXPECT_NEAR(r->objective, 177.952, 1e-9);
+  EXPECT_NEAR(r->throughput_tokens_per_s, 1000.0 / 177.952, 1e-9);
+}
+
+TEST(PlanTest, LatencyBoundWithFewRequestsInFlight) {
+  // k = 1: one request at a time, the cycle is its latency per token.
+  Problem p = HandProblem();
+  p.workload.concurrent_requests = 1;
+  CostGrid g = CostGrid::Build(p);
+  auto r = Evaluate(p, g, TwoStages());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NEAR(r->bottleneck_ms, 101, 1e-9);
+  EXPECT_NEAR(r->cycle_ms, 819.27 / 5, 1e-9);  // L / G: no overlap
 }
 
 TEST(PlanTest, RejectsMalformedPipelines) {

@@ -224,6 +224,15 @@ double CostGrid::ReturnLatMs(int from, int to) const {
   return static_cast<double>(gen_tokens_) * link(from, to).token_ms;
 }
 
+double CostGrid::LinkBusyMs(int from, int to) const {
+  return static_cast<double>(prompt_tokens_ + gen_tokens_ - 1) *
+         link(from, to).busy_ms;
+}
+
+double CostGrid::ReturnBusyMs(int from, int to) const {
+  return static_cast<double>(gen_tokens_) * link(from, to).token_busy_ms;
+}
+
 double CostGrid::StageFixedBytes(int d, bool first, bool last) const {
   const DeviceFixed& dev = devices_[d];
   double bytes = dev.stage_bytes;

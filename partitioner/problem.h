@@ -16,9 +16,24 @@
 //  - TTFT = prefill of all stages + links + token return.
 //    Decode ms/token (one stream) R = sum of stage decode times + links.
 //    Request latency = TTFT + (G - 1) * R.
-//  - k requests in flight are pipelined without batching: the cycle time
-//    (ms per generated token, all streams together) is max(R / k, busiest
-//    stage or link); throughput = 1000 / cycle.
+//  - k requests in flight are pipelined without batching. Per request, a
+//    stage runs one prefill and G - 1 decode steps (the first token comes
+//    out of the prefill), so it is busy for exactly its share of the request
+//    latency: prefill + (G - 1) * decode, overheads and head included. A
+//    link serialises P + G - 1 activations per request (LinkBusyMs), the
+//    return path G token ids (ReturnBusyMs); latency does not occupy them.
+//    With B = the busiest stage or link per request and L = the request
+//    latency, max(L / k, B) would bound the time per request from below (k
+//    in flight, each resource serving one at a time), but it ignores
+//    queueing and was far too optimistic against the discrete-event
+//    simulator (sim/des.h). We use the balanced-job estimate instead: a
+//    request takes its own L plus, at worst, one bottleneck service of each
+//    of the k - 1 others, so k requests finish every L + (k - 1) B and
+//      cycle = (L / G + (k - 1) * B / G) / k  (ms per generated token,
+//    all streams together; CycleMs in plan.h), throughput = 1000 / cycle.
+//    k = 1 gives L / G, large k tends to B / G. Prefill is charged to
+//    throughput: a stage light in decode but heavy in prefill can be the
+//    bottleneck. Batching of decode steps is not modelled.
 //  - Memory of a device: its layers' weights + KV for (P + G) tokens of each
 //    of k requests + prefill scratch, + embedding on the first stage, + head
 //    (+ one row of logits) on the last; tied embeddings are held once when
@@ -115,6 +130,10 @@ class CostGrid {
   double StageDecodeMs(int d, bool last) const;
   double LinkLatMs(int from, int to) const;
   double ReturnLatMs(int from, int to) const;
+  // Busy time per request of a link between stages (P + G - 1 activations)
+  // and of the token return path (G token ids): serialisation only.
+  double LinkBusyMs(int from, int to) const;
+  double ReturnBusyMs(int from, int to) const;
   // Fixed bytes of a stage on d (scratch, embedding, head, logits).
   double StageFixedBytes(int d, bool first, bool last) const;
 

@@ -32,20 +32,21 @@ StageDp::StageDp(const Problem& problem, const CostGrid& grid,
                  size_t max_labels, double lambda)
     : problem_(problem), grid_(grid),
       max_labels_(std::max<size_t>(max_labels, 4)), lambda_(lambda) {
-  use_lat_ = problem.objective != Objective::kThroughput;
-  use_dec_ = problem.objective != Objective::kLatency;
+  use_busy_ = problem.objective != Objective::kLatency;
   use_q_ = lambda_ < 0 && std::isfinite(problem.quality_budget);
-  requests_ = static_cast<double>(grid.concurrent_requests());
   weight_ = problem.latency_weight;
   gen_ = static_cast<double>(grid.gen_tokens());
+  k_ = static_cast<double>(grid.concurrent_requests());
   if (lambda_ >= 0) {
-    const double k = static_cast<double>(grid.concurrent_requests());
-    const double w = problem.latency_weight;
-    if (problem.objective == Objective::kLatency) pen_lat_ = lambda_;
-    if (problem.objective == Objective::kThroughput) pen_dec_ = lambda_ * k;
-    if (problem.objective == Objective::kMix) {
-      if (w > 0) pen_lat_ = lambda_ * static_cast<double>(grid.gen_tokens()) / w;
-      if (w == 0) pen_dec_ = lambda_ * k;
+    // d(objective) / d(latency) is 1 (latency), 1 / kG (throughput) or
+    // w / G + (1 - w) / kG (mix): pricing quality at lambda over that raises
+    // the objective by exactly lambda * quality, so (penalised optimum -
+    // lambda * budget) stays a valid dual bound.
+    const double w = problem.latency_weight, kg = k_ * gen_;
+    switch (problem.objective) {
+      case Objective::kLatency: pen_lat_ = lambda_; break;
+      case Objective::kThroughput: pen_lat_ = lambda_ * kg; break;
+      case Objective::kMix: pen_lat_ = lambda_ / (w / gen_ + (1 - w) / kg); break;
     }
   }
   BuildSuffixBounds();
@@ -89,7 +90,6 @@ void StageDp::BuildSuffixBounds() {
   rest_max_bytes_.assign(n + 1, 0);
   rest_max_q_.assign(n + 1, 0);
   rest_lat_.assign(multipliers_.size(), std::vector<double>(n + 1, 0));
-  rest_dec_ = rest_lat_;
   for (int l = n - 1; l >= 0; --l) {
     double max_bytes = 0, max_q = 0;
     for (int f = 0; f < nf; ++f) {
@@ -99,16 +99,14 @@ void StageDp::BuildSuffixBounds() {
     rest_max_bytes_[l] = rest_max_bytes_[l + 1] + max_bytes;
     rest_max_q_[l] = rest_max_q_[l + 1] + max_q;
     for (size_t j = 0; j < multipliers_.size(); ++j) {
-      double lat = inf, dec = inf;
+      double lat = inf;
       for (int f = 0; f < nf; ++f) {
         for (int d = 0; d < nd; ++d) {
           if (!grid_.supported(d, f)) continue;
           lat = std::min(lat, grid_.lat_ms(d, l, f) + multipliers_[j] * grid_.quality(l, f));
-          dec = std::min(dec, grid_.decode_ms(d, l, f));
         }
       }
       rest_lat_[j][l] = rest_lat_[j][l + 1] + (std::isfinite(lat) ? lat : 0);
-      rest_dec_[j][l] = rest_dec_[j][l + 1] + (std::isfinite(dec) ? dec : 0);
     }
   }
 }
@@ -157,16 +155,14 @@ void StageDp::BuildStageBounds() {
   std::sort(capacity.rbegin(), capacity.rend());
   capacity_prefix_.assign(1, 0);
   for (double c : capacity) capacity_prefix_.push_back(capacity_prefix_.back() + c);
-  stage_lat_ = stage_dec_ = return_lat_ = return_dec_ = link_busy_ = inf;
+  stage_lat_ = return_lat_ = link_busy_ = inf;
   for (int a = 0; a < nd; ++a) {
     for (int b = 0; b < nd; ++b) {
       if (a == b || !grid_.link(a, b).usable) continue;
       const double overhead = grid_.device(b).overhead_ms;
       stage_lat_ = std::min(stage_lat_, grid_.LinkLatMs(a, b) + g * overhead);
-      stage_dec_ = std::min(stage_dec_, grid_.link(a, b).decode_ms + overhead);
       return_lat_ = std::min(return_lat_, grid_.ReturnLatMs(a, b));
-      return_dec_ = std::min(return_dec_, grid_.link(a, b).token_ms);
-      link_busy_ = std::min(link_busy_, grid_.link(a, b).busy_ms);
+      link_busy_ = std::min(link_busy_, grid_.LinkBusyMs(a, b));
     }
   }
 }
@@ -192,19 +188,16 @@ double StageDp::LowerBound(const Label& l, int boundary, int open_device) const 
   extra = std::max(extra, needed);
   double lat = l.lat + RestBound(rest_lat_, boundary, l.q) +
                (head_pending ? g * min_head_ms_ : 0);
-  double dec = l.dec + rest_dec_[0][boundary] + (head_pending ? min_head_ms_ : 0);
   double busy = std::max(l.busy, l.st);
   if (extra > 0) {
     lat += extra * stage_lat_ + return_lat_;
-    dec += extra * stage_dec_ + return_dec_;
     busy = std::max(busy, link_busy_);
   }
-  return Value(lat, dec, busy);
+  return Value(lat, busy);
 }
 
 bool StageDp::Dominates(const Label& a, const Label& b) {
-  return a.lat <= b.lat && a.dec <= b.dec && a.busy <= b.busy &&
-         a.st <= b.st && a.mem_key <= b.mem_key && a.q_key <= b.q_key;
+  return a.lat <= b.lat && a.busy <= b.busy && a.st <= b.st && a.mem_key <= b.mem_key && a.q_key <= b.q_key;
 }
 
 void StageDp::Insert(LabelSet& set, const Label& label) {
@@ -254,10 +247,10 @@ void StageDp::Trim(LabelSet& set, int boundary, int device) {
 Label StageDp::Start(const Label& in, int device, bool first) const {
   const auto& dev = grid_.device(device);
   Label s = in;
-  if (use_lat_) s.lat += static_cast<double>(grid_.gen_tokens()) * dev.overhead_ms;
-  if (use_dec_) {
-    s.dec += dev.overhead_ms;
-    s.st = dev.overhead_ms;
+  const double overhead = static_cast<double>(grid_.gen_tokens()) * dev.overhead_ms;
+  s.lat += overhead;
+  if (use_busy_) {
+    s.st = overhead;
     s.busy = std::max(s.busy, s.st);
   }
   s.mem = grid_.StageFixedBytes(device, first, false);
@@ -272,12 +265,9 @@ bool StageDp::Close(const Label& open, int device, bool first, int boundary,
     out.mem += grid_.StageFixedBytes(device, first, true) -
                grid_.StageFixedBytes(device, first, false);
     if (out.mem > dev.budget_bytes) return false;
-    if (use_lat_) out.lat += static_cast<double>(grid_.gen_tokens()) * dev.head_ms;
-    if (use_dec_) {
-      out.dec += dev.head_ms;
-      out.st += dev.head_ms;
-      out.busy = std::max(out.busy, out.st);
-    }
+    const double head = static_cast<double>(grid_.gen_tokens()) * dev.head_ms;
+    out.lat += head;
+    if (use_busy_) out.st += head;
   }
   out.busy = std::max(out.busy, out.st);
   out.st = 0;
@@ -297,11 +287,10 @@ void StageDp::Advance(const LabelSet& open, int device, int layer,
       n.mem += grid_.bytes(layer, f);
       n.q += q;
       if (n.mem > budget || (use_q_ && n.q > problem_.quality_budget)) continue;
-      if (use_lat_) n.lat += grid_.lat_ms(device, layer, f) + pen_lat_ * q;
-      if (use_dec_) {
-        double dec = grid_.decode_ms(device, layer, f);
-        n.dec += dec + pen_dec_ * q;
-        n.st += dec;
+      const double lat = grid_.lat_ms(device, layer, f);
+      n.lat += lat + pen_lat_ * q;
+      if (use_busy_) {
+        n.st += lat;  // one prefill and G - 1 decode steps (problem.h)
         n.busy = std::max(n.busy, n.st);  // see Label::busy
       }
       if (std::isfinite(incumbent_) && LowerBound(n, layer + 1, device) >= incumbent_) {
@@ -353,25 +342,22 @@ bool StageDp::AddLink(const Label& label, int from, int to, Label& out) const {
   const CostGrid::LinkCost& link = grid_.link(from, to);
   if (!link.usable) return false;
   out = label;
-  if (use_lat_) out.lat += grid_.LinkLatMs(from, to);
-  if (use_dec_) {
-    out.dec += link.decode_ms;
-    out.busy = std::max(out.busy, link.busy_ms);
-  }
+  out.lat += grid_.LinkLatMs(from, to);
+  if (use_busy_) out.busy = std::max(out.busy, grid_.LinkBusyMs(from, to));
   return true;
 }
 
 double StageDp::CompleteValue(const Label& label, int first_device,
                               int last_device) const {
-  double lat = label.lat, dec = label.dec, busy = label.busy;
+  double lat = label.lat, busy = label.busy;
   if (first_device != last_device) {
-    const CostGrid::LinkCost& ret = grid_.link(last_device, first_device);
-    if (!ret.usable) return std::numeric_limits<double>::infinity();
+    if (!grid_.link(last_device, first_device).usable) {
+      return std::numeric_limits<double>::infinity();
+    }
     lat += grid_.ReturnLatMs(last_device, first_device);
-    dec += ret.token_ms;
-    busy = std::max(busy, ret.token_busy_ms);
+    if (use_busy_) busy = std::max(busy, grid_.ReturnBusyMs(last_device, first_device));
   }
-  return Value(lat, dec, busy);
+  return Value(lat, busy);
 }
 
 }  // namespace tessera::partitioner

@@ -2,9 +2,10 @@
 // the partitioner; searches over device orders drive it).
 //
 // A partial pipeline is summarised by a label: its request latency so far,
-// its decode time so far, its busiest closed stage or link, and, for the
-// stage still open, that stage's decode time and bytes; plus its quality
-// cost. Labels at the same layer boundary are kept as a Pareto set: a label
+// its busiest closed stage or link (busy ms per request, see problem.h),
+// and, for the stage still open, that stage's busy time and bytes; plus its
+// quality cost. A stage's busy time per request is its share of the request
+// latency, so both grow by the same lat_ms per layer. Labels at the same layer boundary are kept as a Pareto set: a label
 // is dropped only when another is at least as good in every coordinate that
 // matters (the objective is monotone in each), so the DP is exact:
 // contiguous layer ranges x devices x formats, with the memory limit of each
@@ -20,12 +21,12 @@
 // optimal and `trimmed()` says so.
 //
 // Lagrangian mode (lambda >= 0): the quality budget is not enforced; instead
-// lambda * (quality cost) is added to the objective (to the latency for the
-// latency objective, where this is the exact Lagrangian; to the decode time,
-// scaled by k, for throughput), and quality leaves the labels, which keeps
-// the sets small. Values, and the incumbent, are then penalised objectives.
-// The caller searches lambda so that the plan meets the budget
-// (lagrangian_search.h).
+// the quality cost is added to the request latency, priced so that the
+// objective (linear in the latency) rises by exactly lambda * (quality
+// cost): the exact Lagrangian for every objective. Quality leaves the
+// labels, which keeps the sets small. Values, and the incumbent, are then
+// penalised objectives. The caller searches lambda so that the plan meets
+// the budget (lagrangian_search.h).
 //
 // Not thread-safe; one StageDp per search thread.
 #ifndef TESSERA_PARTITIONER_STAGE_DP_H_
@@ -44,12 +45,12 @@ namespace tessera::partitioner {
 
 struct Label {
   double lat = 0;   // request latency so far
-  double dec = 0;   // decode ms per token so far (one stream)
-  // Busiest stage or link so far, the open stage included: max(closed, st).
-  // The bottleneck of any completion is max(busy, st + more), so keeping st
-  // inside busy loses nothing and lets more labels dominate.
+  // Busiest stage or link so far (ms per request), the open stage included:
+  // max(closed, st). The bottleneck of any completion is max(busy, st +
+  // more), so keeping st inside busy loses nothing and lets more labels
+  // dominate.
   double busy = 0;
-  double st = 0;    // open stage: decode ms per token
+  double st = 0;    // open stage: busy ms per request
   double mem = 0;   // open stage: bytes
   double q = 0;     // quality cost so far
   double mem_key = 0;  // mem, or 0 when it can no longer matter
@@ -138,9 +139,10 @@ class StageDp {
   double RestBound(const std::vector<std::vector<double>>& rest, int boundary,
                    double q) const;
 
-  // ObjectiveValue, inlined (it runs for every candidate label).
-  double Value(double lat, double dec, double busy) const {
-    const double cycle = std::max(dec / requests_, busy);
+  // ObjectiveValue, inlined (it runs for every candidate label); `busy` is
+  // per request, ObjectiveValue's bottleneck per generated token.
+  double Value(double lat, double busy) const {
+    const double cycle = CycleMs(lat, busy / gen_, k_, gen_);
     switch (problem_.objective) {
       case Objective::kLatency: return lat;
       case Objective::kThroughput: return cycle;
@@ -153,26 +155,26 @@ class StageDp {
   const CostGrid& grid_;
   size_t max_labels_;
   double lambda_;
-  double requests_ = 1, weight_ = 0, gen_ = 1;
-  double pen_lat_ = 0, pen_dec_ = 0;  // penalty per unit of quality
-  bool use_lat_, use_dec_, use_q_;
+  double k_ = 1, weight_ = 0, gen_ = 1;  // k, w, G
+  double pen_lat_ = 0;  // latency penalty per unit of quality
+  bool use_busy_, use_q_;
   double incumbent_ = std::numeric_limits<double>::infinity();
   bool trimmed_ = false;
   int64_t work_ = 0;
   int64_t work_limit_ = std::numeric_limits<int64_t>::max();
   // Suffix sums over layers [i, L): largest bytes and quality of any format;
-  // for multipliers mu_j (mu_0 = 0), the smallest latency (decode time) plus
-  // mu_j * quality of any device and format: rest_lat_[j][i].
+  // for multipliers mu_j (mu_0 = 0), the smallest latency plus mu_j *
+  // quality of any device and format: rest_lat_[j][i].
   std::vector<double> rest_max_bytes_, rest_max_q_;
   std::vector<double> multipliers_;
-  std::vector<std::vector<double>> rest_lat_, rest_dec_;
+  std::vector<std::vector<double>> rest_lat_;
   std::vector<double> end_bytes_;  // per device: most bytes closing can add
   double min_head_ms_ = 0;
   std::vector<double> rest_min_bytes_;  // smallest bytes of layers [i, L)
   std::vector<double> capacity_prefix_;  // sums of the largest stage capacities
-  // Cheapest extra stage (link into it + its overheads) and token return.
-  double stage_lat_ = 0, stage_dec_ = 0, return_lat_ = 0, return_dec_ = 0;
-  double link_busy_ = 0;
+  // Cheapest extra stage (link into it + its overheads) and token return;
+  // least busy link (ms per request).
+  double stage_lat_ = 0, return_lat_ = 0, link_busy_ = 0;
 };
 
 }  // namespace tessera::partitioner
