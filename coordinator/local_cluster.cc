@@ -105,6 +105,37 @@ absl::StatusOr<std::string> AwaitAddress(ChildProcess& process,
                    process.log_path(), ":\n", TailOfFile(process.log_path())));
 }
 
+// Entry i of `v`, or `fallback` when absent or empty.
+template <typename T>
+T Entry(const std::vector<T>& v, int i, T fallback) {
+  return static_cast<size_t>(i) < v.size() && !v[i].empty() ? v[i] : fallback;
+}
+
+// The command line of worker i (0-based), its port file at `base`.port.
+std::vector<std::string> WorkerArgv(const LocalClusterOptions& o, int i,
+                                    const std::string& base) {
+  std::vector<std::string> argv =
+      Entry(o.worker_command_prefixes, i, std::vector<std::string>());
+  const std::string host =
+      Entry(o.worker_listen_hosts, i, std::string("127.0.0.1"));
+  argv.insert(
+      argv.end(),
+      {o.bin_dir + "/tessera-worker", "--listen", host + ":0", "--model-dir",
+       o.model_dir, "--name",
+       Entry(o.worker_names, i, absl::StrCat("w", i + 1)), "--backend",
+       o.backend, "--threads", absl::StrCat(o.threads), "--port-file",
+       base + ".port", "--profile-cache",
+       absl::StrCat(o.work_dir, "/profile-w", i + 1, ".txt")});
+  if (!o.token.empty()) argv.insert(argv.end(), {"--token", o.token});
+  argv.insert(argv.end(), o.extra_worker_flags.begin(),
+              o.extra_worker_flags.end());
+  if (static_cast<size_t>(i) < o.per_worker_flags.size()) {
+    argv.insert(argv.end(), o.per_worker_flags[i].begin(),
+                o.per_worker_flags[i].end());
+  }
+  return argv;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
@@ -115,20 +146,8 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   std::vector<std::string> port_files;
   for (int i = 0; i < o.workers; ++i) {
     const std::string base = absl::StrCat(o.work_dir, "/w", i + 1, "-", tag);
-    std::vector<std::string> argv = {
-        o.bin_dir + "/tessera-worker", "--listen", "127.0.0.1:0",
-        "--model-dir", o.model_dir, "--name", absl::StrCat("w", i + 1),
-        "--backend", o.backend, "--threads", absl::StrCat(o.threads),
-        "--port-file", base + ".port", "--profile-cache",
-        absl::StrCat(o.work_dir, "/profile-w", i + 1, ".txt")};
-    if (!o.token.empty()) argv.insert(argv.end(), {"--token", o.token});
-    argv.insert(argv.end(), o.extra_worker_flags.begin(),
-                o.extra_worker_flags.end());
-    if (static_cast<size_t>(i) < o.per_worker_flags.size()) {
-      argv.insert(argv.end(), o.per_worker_flags[i].begin(),
-                  o.per_worker_flags[i].end());
-    }
-    TESSERA_ASSIGN_OR_RETURN(auto child, ChildProcess::Start(argv, base + ".log"));
+    TESSERA_ASSIGN_OR_RETURN(
+        auto child, ChildProcess::Start(WorkerArgv(o, i, base), base + ".log"));
     cluster->workers_.push_back(std::move(child));
     port_files.push_back(base + ".port");
   }

@@ -3,6 +3,11 @@
 // bound address to a port file, which Start() waits for. Processes are
 // killed (SIGKILL) and reaped on destruction.
 //
+// A worker may run under a command prefix and listen on another host, e.g.
+// `ip netns exec NS` and its namespace's address (sim/netns.h); the
+// coordinator always listens on loopback and must be able to reach every
+// worker's address.
+//
 // Thread-compatible: one thread drives a LocalCluster; Kill/Stop/Resume of
 // a worker may be called while other threads run requests.
 #ifndef TESSERA_COORDINATOR_LOCAL_CLUSTER_H_
@@ -63,6 +68,14 @@ struct LocalClusterOptions {
   std::vector<std::string> extra_worker_flags;
   // Flags for worker i only (entries past `workers` are ignored).
   std::vector<std::vector<std::string>> per_worker_flags;
+  // Per worker i, like per_worker_flags; a missing or empty entry means
+  // the default. Names: --name (default w<i+1>). Listen hosts: the host
+  // part of --listen (default 127.0.0.1). Command prefixes: argv put
+  // before the worker's, its first element an absolute path (the process
+  // must exec the worker, keeping its pid).
+  std::vector<std::string> worker_names;
+  std::vector<std::string> worker_listen_hosts;
+  std::vector<std::vector<std::string>> worker_command_prefixes;
   std::vector<std::string> extra_coordinator_flags;
   absl::Duration start_timeout = absl::Seconds(120);
 };

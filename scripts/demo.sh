@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The main job on a heterogeneous cluster emulated on this machine: builds
-# Tessera if needed, brings up one real worker process per device of a
-# cluster from configs/ (each slowed to its device's speed, its frames
-# delayed like the cluster's links) plus a coordinator on loopback, prints
-# the partitioner's plan table, streams a generation with per-stage timings,
-# and tears the cluster down on exit. Uses the real pretrained model in
+# Tessera if needed, prints the partitioner's plan for the cluster's
+# catalogue figures, brings up one real worker process per device of a
+# cluster from configs/ (each slowed to its device's speed, its link shaped
+# like the cluster's: in network namespaces with tc when run as root, else
+# delayed in-process on loopback) plus a coordinator that plans from what
+# the emulated workers report, prints the mode and the plan it chose,
+# streams a generation with per-stage timings, and tears the cluster down
+# on exit. NETWORK=loopback|netns|auto and PLANNER=partitioner|even choose. Uses the real pretrained model in
 # ../shared when present, otherwise a random-weight `tessera make-model` one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,12 +30,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "demo: partitioner plan for $MODEL on $CLUSTER" >&2
+echo "demo: partitioner plan for $MODEL on $CLUSTER (catalogue figures)" >&2
 "$BIN/tessera" plan --model "$MODEL" --cluster "$CLUSTER" || \
-  echo "demo: no plan (see above); the emulated run splits the layers evenly" >&2
+  echo "demo: no plan from the catalogue figures (see above)" >&2
 
-echo "demo: bringing up the emulated cluster (the coordinator splits the layers evenly)" >&2
+echo "demo: bringing up the emulated cluster; its coordinator plans from what the emulated workers report" >&2
 ADDR=$("$BIN/tessera-sim" up --cluster "$CLUSTER" --model "$MODEL" \
+        --network "${NETWORK:-auto}" --planner "${PLANNER:-partitioner}" \
         --state "$STATE" --work-dir "$WORK")
 
 echo "demo: tessera generate --coordinator $ADDR --prompt 'Once upon a time' -n 120" >&2

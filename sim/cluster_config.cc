@@ -5,36 +5,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/mapped_file.h"
 #include "common/status_macros.h"
-#include "google/protobuf/io/tokenizer.h"
-#include "google/protobuf/text_format.h"
+#include "common/text_proto.h"
 
 namespace tessera::sim {
 namespace {
 
 namespace pt = ::tessera::partitioner;
 using model::GgmlType;
-
-class FirstError : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, int column, const std::string& message) override {
-    if (first_.empty()) first_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
-  }
-  const std::string& first() const { return first_; }
-
- private:
-  std::string first_;
-};
-
-absl::Status ParseText(const std::string& text, const std::string& where,
-                       google::protobuf::Message* out) {
-  google::protobuf::TextFormat::Parser parser;
-  FirstError errors;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(text, out)) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ":", errors.first()));
-  }
-  return absl::OkStatus();
-}
 
 pt::LinkProfile LinkFromProto(const v1::LinkProfile& l, bool reversed) {
   if (reversed) return {l.to(), l.from(), l.latency_ms(), l.bandwidth_bytes_per_s()};
@@ -114,7 +91,7 @@ absl::StatusOr<pt::DeviceProfile> DeviceFromProto(const v1::DeviceProfile& d,
 absl::StatusOr<SimCluster> ParseSimCluster(const std::string& text,
                                            const std::string& where) {
   SimCluster out;
-  TESSERA_RETURN_IF_ERROR(ParseText(text, where, &out.proto));
+  TESSERA_RETURN_IF_ERROR(ParseTextProto(text, where, &out.proto));
   out.cluster.name = out.proto.name();
   out.description = out.proto.description();
   for (int i = 0; i < out.proto.devices_size(); ++i) {
@@ -146,7 +123,7 @@ absl::StatusOr<SimCluster> LoadSimCluster(const std::string& path) {
 absl::StatusOr<v1::DeviceProfile> LoadDeviceFile(const std::string& path) {
   TESSERA_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
   v1::DeviceProfile proto;
-  TESSERA_RETURN_IF_ERROR(ParseText(text, path, &proto));
+  TESSERA_RETURN_IF_ERROR(ParseTextProto(text, path, &proto));
   pt::Cluster one;
   auto device = DeviceFromProto(proto, 0);
   if (!device.ok()) return Annotate(device.status(), path);

@@ -5,20 +5,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "cli/args.h"
 #include "cli/sampling_flags.h"
 #include "common/mapped_file.h"
 #include "common/status_macros.h"
-#include "coordinator/local_cluster.h"
-#include "sim/emulation.h"
+#include "sim/emulated_cluster.h"
+#include "sim/plan_report.h"
+#include "sim/sim_state.h"
 
 extern char** environ;
 
@@ -44,47 +45,69 @@ void DeclareClusterFlags(cli::ArgParser& args) {
   args.String("model", "", "GGUF model").Required("model");
   args.String("backend", "cpu", "worker backend");
   args.String("work-dir", "", "logs and port files (default: a temp dir)");
+  args.String("planner", "partitioner",
+              "the coordinator's planner: partitioner (from the workers' "
+              "emulated profiles and measured links) | even");
+  args.String("network", "auto",
+              "auto | netns (namespaces + tc; root) | loopback "
+              "(auto: netns when root and `ip netns` works)");
 }
 
-void PrintEmulation(double host, const std::vector<WorkerEmulation>& plan) {
-  std::cerr << "mode: loopback emulation\n"
-            << absl::StrFormat("host: %.2f GB/s (f32 dot product)\n", host / 1e9);
-  for (size_t i = 0; i < plan.size(); ++i) {
-    const WorkerEmulation& w = plan[i];
+void PrintEmulation(const EmulatedCluster& cluster) {
+  std::cerr << "mode: " << cluster.mode() << "\n"
+            << absl::StrFormat("host: %.2f GB/s (f32 dot product)\n",
+                               cluster.host_bytes_per_s() / 1e9);
+  const NetnsLayout* netns = cluster.netns_layout();
+  for (size_t i = 0; i < cluster.workers().size(); ++i) {
+    const WorkerEmulation& w = cluster.workers()[i];
     std::cerr << absl::StrFormat(
-        "  w%d %-20s %6.2f GB/s  slowdown x%-8.2f budget %5.2f GiB  link %s\n",
+        "  w%d %-20s %6.2f GB/s  slowdown x%-8.2f budget %5.2f GiB  link %s%s\n",
         i + 1, w.device, w.device_bytes_per_s / 1e9, w.slowdown,
-        w.memory_budget_bytes / double(1 << 30), w.link.empty() ? "-" : w.link);
+        w.memory_budget_bytes / double(1 << 30), w.link.empty() ? "-" : w.link,
+        netns == nullptr
+            ? ""
+            : absl::StrCat("  netns ", netns->workers[i].netns, " ",
+                           netns->workers[i].address));
   }
 }
 
-// Measures this host, plans the emulation and starts the processes.
-absl::StatusOr<std::unique_ptr<coordinator::LocalCluster>> StartEmulated(
+// Resolves the flags, starts the cluster and prints the mode and the plan.
+absl::StatusOr<std::unique_ptr<EmulatedCluster>> StartEmulated(
     const cli::ArgParser& args) {
-  TESSERA_ASSIGN_OR_RETURN(SimCluster cluster,
-                           LoadSimCluster(args.GetString("cluster")));
-  const double host = MeasureHostBytesPerSecond();
-  TESSERA_ASSIGN_OR_RETURN(std::vector<WorkerEmulation> plan,
-                           PlanEmulation(cluster, host));
-  PrintEmulation(host, plan);
-  coordinator::LocalClusterOptions o;
-  for (const WorkerEmulation& w : plan) o.per_worker_flags.push_back(w.Flags());
-  const std::string model = fs::absolute(args.GetString("model")).string();
-  std::string work = args.GetString("work-dir");
-  if (work.empty()) {
-    work = absl::StrCat(fs::temp_directory_path().string(), "/tessera-sim-",
-                        getpid());
+  EmulatedClusterOptions o;
+  TESSERA_ASSIGN_OR_RETURN(o.cluster, LoadSimCluster(args.GetString("cluster")));
+  TESSERA_ASSIGN_OR_RETURN(NetworkChoice network,
+                           ChooseNetworkMode(args.GetString("network"), o.run));
+  if (!network.fallback_reason.empty()) {
+    std::cerr << "network namespaces unusable (" << network.fallback_reason
+              << "): loopback\n";
   }
-  fs::create_directories(work);
+  o.network = network.mode;
+  o.planner = args.GetString("planner");
+  if (o.planner != "partitioner" && o.planner != "even") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--planner must be partitioner or even, not '", o.planner, "'"));
+  }
+  o.model_path = fs::absolute(args.GetString("model")).string();
+  o.work_dir = args.GetString("work-dir");
+  if (o.work_dir.empty()) {
+    o.work_dir = absl::StrCat(fs::temp_directory_path().string(),
+                              "/tessera-sim-", getpid());
+  }
+  fs::create_directories(o.work_dir);
   o.bin_dir = BinDir();
-  o.work_dir = work;
-  o.model_path = model;
-  o.model_dir = fs::path(model).parent_path().string();
-  o.workers = static_cast<int>(plan.size());
   o.backend = args.GetString("backend");
-  o.planner = "even";
-  std::cerr << "logs: " << work << "\n";
-  return coordinator::LocalCluster::Start(o);
+  std::cerr << "logs: " << o.work_dir << "\n";
+  const absl::Time start = absl::Now();
+  TESSERA_ASSIGN_OR_RETURN(auto cluster, EmulatedCluster::Start(o));
+  PrintEmulation(*cluster);
+  TESSERA_ASSIGN_OR_RETURN(
+      v1::ClusterStatusResponse status,
+      FetchClusterStatus(cluster->processes().coordinator_address()));
+  std::cerr << FormatPlan(status, cluster->device_names())
+            << absl::StrFormat("cluster up in %.1f s\n",
+                               absl::ToDoubleSeconds(absl::Now() - start));
+  return cluster;
 }
 
 int Fail(const absl::Status& status) {
@@ -92,23 +115,75 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+// Waits up to `timeout` for `pids` (not our children) to be gone.
+void AwaitExit(const std::vector<pid_t>& pids, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (pid_t pid : pids) {
+    while (kill(pid, 0) == 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+  }
+}
+
+volatile sig_atomic_t g_interrupted = 0;
+
+void OnInterrupt(int) { g_interrupted = 1; }
+
+// SIGINT, SIGTERM and SIGHUP only set g_interrupted (no SA_RESTART, so
+// waitpid returns early): `run` then stops what it started and removes
+// the network on the way out instead of dying with it set up.
+void CatchInterrupts() {
+  struct sigaction action = {};
+  action.sa_handler = OnInterrupt;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP}) {
+    sigaction(signal, &action, nullptr);
+  }
+}
+
+// Runs `cmd` (argv[0] absolute) and returns its exit code; forwards an
+// interrupt to it.
+int RunChild(std::vector<std::string> cmd) {
+  std::vector<char*> c_args;
+  for (std::string& a : cmd) c_args.push_back(a.data());
+  c_args.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, c_args[0], nullptr, nullptr, c_args.data(), environ) != 0) {
+    return Fail(absl::InternalError("cannot start " + cmd[0]));
+  }
+  int status = 0;
+  bool forwarded = false;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return 1;
+    if (g_interrupted && !forwarded) {
+      kill(pid, SIGTERM);
+      forwarded = true;
+    }
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 }  // namespace
 
 int UpMain(const std::vector<std::string>& argv) {
-  cli::ArgParser args("tessera-sim up --cluster FILE --model GGUF [--state F]");
+  cli::ArgParser args(
+      "tessera-sim up --cluster FILE --model GGUF [--planner P] "
+      "[--network N] [--state F]");
   DeclareClusterFlags(args);
   args.String("state", DefaultStateFile(), "state file for `down`");
   int code = 0;
   if (!ParseOrExit(args, argv, code)) return code;
   auto cluster = StartEmulated(args);
   if (!cluster.ok()) return Fail(cluster.status());
-  std::string state = absl::StrCat("coordinator ",
-                                   (*cluster)->coordinator_address(), "\n");
-  for (pid_t pid : (*cluster)->Detach()) absl::StrAppend(&state, "pid ", pid, "\n");
-  absl::Status written = WriteStringToFile(args.GetString("state"), state);
+  // Written before detaching: if it cannot be, the cluster goes away.
+  const std::string& state_file = args.GetString("state");
+  absl::Status written = WriteStringToFile(state_file, "");
   if (!written.ok()) return Fail(written);
-  std::cout << (*cluster)->coordinator_address() << "\n";
-  std::cerr << "state: " << args.GetString("state") << "\n";
+  const SimState state = (*cluster)->Detach();
+  written = WriteStringToFile(state_file, FormatSimState(state));
+  if (!written.ok()) return Fail(written);
+  std::cout << state.coordinator_address << "\n";
+  std::cerr << "state: " << state_file << "\n";
   return 0;
 }
 
@@ -117,26 +192,31 @@ int DownMain(const std::vector<std::string>& argv) {
   args.String("state", DefaultStateFile(), "state file written by `up`");
   int code = 0;
   if (!ParseOrExit(args, argv, code)) return code;
-  absl::StatusOr<std::string> state = ReadFileToString(args.GetString("state"));
+  absl::StatusOr<std::string> text = ReadFileToString(args.GetString("state"));
+  if (!text.ok()) return Fail(text.status());
+  absl::StatusOr<SimState> state = ParseSimState(*text);
   if (!state.ok()) return Fail(state.status());
   int stopped = 0;
-  for (absl::string_view line : absl::StrSplit(*state, '\n')) {
-    int pid = 0;
-    if (absl::ConsumePrefix(&line, "pid ") && absl::SimpleAtoi(line, &pid) &&
-        pid > 1 && kill(pid, SIGKILL) == 0) {
-      ++stopped;
-    }
-  }
+  for (pid_t pid : state->pids) stopped += kill(pid, SIGKILL) == 0;
+  AwaitExit(state->pids, absl::Seconds(5));
+  absl::Status removed = RemoveNetns(state->network, RunCommand);
   std::remove(args.GetString("state").c_str());
-  std::cerr << "stopped " << stopped << " processes\n";
-  return 0;
+  std::cerr << "stopped " << stopped << " processes";
+  if (!state->network.empty()) {
+    std::cerr << ", removed " << state->network.netns.size()
+              << " network namespaces and the bridge "
+              << state->network.bridge;
+  }
+  std::cerr << "\n";
+  return removed.ok() ? 0 : Fail(removed);
 }
 
 int RunMain(const std::vector<std::string>& argv) {
   // Sampling flags, and flags after "--", go to `tessera generate`.
   cli::ArgParser args(
       "tessera-sim run --cluster FILE --model GGUF --prompt P [-n N] "
-      "[--temp T ...] [-- more tessera generate flags]");
+      "[--planner P] [--network N] [--temp T ...] "
+      "[-- more tessera generate flags]");
   DeclareClusterFlags(args);
   args.String("prompt", "", "prompt").Required("prompt");
   args.Int("n", 128, "tokens to generate", "n");
@@ -150,12 +230,14 @@ int RunMain(const std::vector<std::string>& argv) {
   }
   int code = 0;
   if (!ParseOrExit(args, ours, code)) return code;
+  CatchInterrupts();
   auto cluster = StartEmulated(args);
   if (!cluster.ok()) return Fail(cluster.status());
+  if (g_interrupted) return Fail(absl::CancelledError("interrupted"));
   std::vector<std::string> cmd = {
       BinDir() + "/tessera", "generate", "--coordinator",
-      (*cluster)->coordinator_address(), "--prompt", args.GetString("prompt"),
-      "-n", absl::StrCat(args.GetInt("n"))};
+      (*cluster)->processes().coordinator_address(), "--prompt",
+      args.GetString("prompt"), "-n", absl::StrCat(args.GetInt("n"))};
   for (const char* flag : {"temp", "top-p", "min-p", "repeat-penalty"}) {
     cmd.insert(cmd.end(), {absl::StrCat("--", flag),
                            absl::StrCat(args.GetFloat(flag))});
@@ -165,16 +247,7 @@ int RunMain(const std::vector<std::string>& argv) {
                            absl::StrCat(args.GetInt(flag))});
   }
   cmd.insert(cmd.end(), theirs.begin(), theirs.end());
-  std::vector<char*> c_args;
-  for (std::string& a : cmd) c_args.push_back(a.data());
-  c_args.push_back(nullptr);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, c_args[0], nullptr, nullptr, c_args.data(), environ) != 0) {
-    return Fail(absl::InternalError("cannot start " + cmd[0]));
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  return RunChild(std::move(cmd));
 }
 
 }  // namespace tessera::sim

@@ -8,11 +8,19 @@
 
 namespace tessera::sim {
 
-std::vector<std::string> WorkerEmulation::Flags() const {
+std::vector<std::string> WorkerEmulation::Flags(InProcessLink in_process) const {
   std::vector<std::string> flags = {
       "--memory-budget", absl::StrCat(memory_budget_bytes),
       "--emulate-slowdown", absl::StrCat(slowdown)};
-  if (!link.empty()) flags.insert(flags.end(), {"--emulate-link", link});
+  if (link.empty() || in_process == InProcessLink::kNone) return flags;
+  if (in_process == InProcessLink::kAll) {
+    flags.insert(flags.end(), {"--emulate-link", link});
+  } else if (egress.latency_ms > 0 || egress.jitter_ms > 0) {
+    // MBPS 0: unlimited; the kernel limits the bandwidth.
+    flags.insert(flags.end(),
+                 {"--emulate-link", absl::StrCat(egress.latency_ms, ":0:",
+                                                 egress.jitter_ms)});
+  }
   return flags;
 }
 
@@ -45,6 +53,7 @@ absl::StatusOr<std::vector<WorkerEmulation>> PlanEmulation(
     w.slowdown = std::max(1.0, host_bytes_per_s / w.device_bytes_per_s);
     if (n > 1) {
       const SimLink& l = cluster.link(i, (i + 1) % n);
+      w.egress = l;
       w.link = absl::StrCat(l.latency_ms, ":", l.bandwidth_bytes_per_s * 8 / 1e6,
                             ":", l.jitter_ms);
     }

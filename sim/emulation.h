@@ -16,14 +16,25 @@
 
 namespace tessera::sim {
 
+// Which part of a worker's link its own process emulates (the rest, if
+// any, is the kernel's: sim/netns.h).
+enum class InProcessLink {
+  kAll,          // latency, jitter and bandwidth (loopback mode)
+  kLatencyOnly,  // latency and jitter; bandwidth by tc tbf
+  kNone,         // everything by tc netem
+};
+
 struct WorkerEmulation {
   std::string device;
   int64_t memory_budget_bytes = 0;
   double slowdown = 1;         // >= 1
   double device_bytes_per_s = 0;
   std::string link;            // LAT_MS:MBPS:JITTER_MS, empty for none
-  // tessera-worker flags for all of the above.
-  std::vector<std::string> Flags() const;
+  SimLink egress;              // the same link (usable = false for none)
+  // tessera-worker flags for all of the above, the link's as `in_process`
+  // says.
+  std::vector<std::string> Flags(
+      InProcessLink in_process = InProcessLink::kAll) const;
 };
 
 // The device's decode speed used for emulation: its F16 figure (the

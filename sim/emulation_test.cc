@@ -38,6 +38,22 @@ TEST(EmulationTest, SlowdownBudgetAndLinksPerDevice) {
                        "--emulate-link", "1:1000:0"}));
 }
 
+TEST(EmulationTest, KernelShapedLinksLeaveLatencyOrNothingInProcess) {
+  auto cluster = ParseSimCluster(kCluster, "test");
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  auto plan = PlanEmulation(*cluster, 4e9);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const WorkerEmulation& w = (*plan)[0];
+  EXPECT_DOUBLE_EQ(w.egress.bandwidth_bytes_per_s, 25e6);
+  EXPECT_EQ(w.Flags(InProcessLink::kLatencyOnly),
+            (std::vector<std::string>{"--memory-budget", "1000",
+                                      "--emulate-slowdown", "1",
+                                      "--emulate-link", "3:0:2"}));
+  EXPECT_EQ(w.Flags(InProcessLink::kNone),
+            (std::vector<std::string>{"--memory-budget", "1000",
+                                      "--emulate-slowdown", "1"}));
+}
+
 TEST(EmulationTest, RejectsABadHostSpeed) {
   auto cluster = ParseSimCluster(kCluster, "test");
   ASSERT_TRUE(cluster.ok());

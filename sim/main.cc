@@ -1,6 +1,7 @@
 // tessera-sim: the cluster simulator.
 //   tessera-sim des --cluster FILE --shape NAME [...]   discrete-event simulation
 //   tessera-sim up|down|run --cluster FILE [...]         local emulated cluster
+//       (loopback, or network namespaces + tc when root: sim/emulated_cluster.h)
 #include <iostream>
 #include <string>
 #include <vector>
@@ -12,10 +13,11 @@ int main(int argc, char** argv) {
   const std::string usage =
       "usage: tessera-sim des --cluster FILE --shape NAME [--requests N] "
       "[--planner ours|even|memory|uniform|all] [--svg FILE]\n"
-      "       tessera-sim up --cluster FILE --model GGUF [--state F]\n"
+      "       tessera-sim up --cluster FILE --model GGUF [--planner "
+      "partitioner|even] [--network auto|netns|loopback] [--state F]\n"
       "       tessera-sim down [--state F]\n"
       "       tessera-sim run --cluster FILE --model GGUF --prompt P [-n N] "
-      "[-- generate flags]\n";
+      "[--planner P] [--network N] [-- generate flags]\n";
   if (argc < 2) {
     std::cerr << usage;
     return 2;

@@ -99,6 +99,17 @@ std::vector<v1::FormatBenchmark> RunFormatBenchmarks(absl::Duration budget) {
   return results;
 }
 
+v1::ProfileResponse EmulatedProfile(v1::ProfileResponse measured,
+                                    double slowdown) {
+  if (!(slowdown > 1)) return measured;
+  for (v1::FormatBenchmark& b : *measured.mutable_benchmarks()) {
+    b.set_decode_bytes_per_second(b.decode_bytes_per_second() / slowdown);
+    b.set_prefill_flops(b.prefill_flops() / slowdown);
+  }
+  measured.set_emulated_slowdown(slowdown);
+  return measured;
+}
+
 absl::StatusOr<v1::ProfileResponse> LoadProfileCache(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) return absl::NotFoundError(text.status().message());

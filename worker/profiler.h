@@ -25,6 +25,15 @@ DeviceFacts ReadDeviceFacts();
 // Runs the microbenchmarks (about `budget` of wall time in total).
 std::vector<v1::FormatBenchmark> RunFormatBenchmarks(absl::Duration budget);
 
+// The profile of a worker emulating a device `slowdown` times slower than
+// this host (tessera-worker --emulate-slowdown): `measured` with every
+// benchmark's decode bytes/s and prefill FLOP/s divided by `slowdown`, and
+// emulated_slowdown set, so that planners see the emulated device. Unchanged for slowdown == 1. Keep caching `measured`:
+// the cache holds this host's real figures.
+// REQUIRES: slowdown >= 1.
+v1::ProfileResponse EmulatedProfile(v1::ProfileResponse measured,
+                                    double slowdown);
+
 // Loads the cached benchmarks from `path`; NotFound when absent,
 // InvalidArgument when unparsable.
 absl::StatusOr<v1::ProfileResponse> LoadProfileCache(const std::string& path);

@@ -122,6 +122,8 @@ absl::Status WorkerService::DoProfile(const v1::ProfileRequest& request,
                    << ": cannot cache the profile: " << saved.message();
     }
   }
+  // The cache keeps this host's figures; planners see the emulated device.
+  *response = EmulatedProfile(std::move(*response), options_.emulate_slowdown);
   return absl::OkStatus();
 }
 
