@@ -1,6 +1,7 @@
 #include "coordinator/coordinator_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "coordinator/cluster_file.h"
 #include "common/logging.h"
 #include "worker/rpc_util.h"
 
@@ -50,6 +51,57 @@ class GenerateReactor final
 
 }  // namespace
 
+void CoordinatorService::SetCoordinator(Coordinator* coordinator) {
+  absl::MutexLock lock(&mutex_);
+  coordinator_ = coordinator;
+}
+
+absl::StatusOr<Coordinator*> CoordinatorService::Ready() {
+  absl::MutexLock lock(&mutex_);
+  if (coordinator_ != nullptr) return coordinator_;
+  return absl::UnavailableError(absl::StrCat(
+      "the cluster is forming: ", registered_.size(), " of ", awaited_,
+      " workers registered"));
+}
+
+absl::StatusOr<std::vector<RegisteredWorker>>
+CoordinatorService::AwaitRegistrations(int n, absl::Duration timeout) {
+  absl::MutexLock lock(&mutex_);
+  awaited_ = n;
+  auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    return static_cast<int>(registered_.size()) >= n;
+  };
+  if (!mutex_.AwaitWithTimeout(absl::Condition(&enough), timeout)) {
+    std::string names;
+    for (const RegisteredWorker& w : registered_) {
+      absl::StrAppend(&names, names.empty() ? "" : ", ", w.name, " (",
+                      w.address, ")");
+    }
+    return absl::DeadlineExceededError(absl::StrCat(
+        "only ", registered_.size(), " of ", n, " workers registered within ",
+        absl::FormatDuration(timeout), names.empty() ? "" : ": ", names));
+  }
+  return std::vector<RegisteredWorker>(registered_.begin(),
+                                       registered_.begin() + n);
+}
+
+std::string CoordinatorService::Record(const v1::RegisterWorkerRequest& request) {
+  absl::MutexLock lock(&mutex_);
+  for (RegisteredWorker& w : registered_) {
+    if (w.address != request.address()) continue;
+    w.name = request.name();  // a restarted worker registers again
+    return "registered again";
+  }
+  registered_.push_back({request.name(), request.address()});
+  LOG(INFO) << "worker " << request.name() << " (" << request.address()
+            << ") registered";
+  if (coordinator_ != nullptr) {
+    return "registered; the running plan includes it after a re-plan";
+  }
+  return absl::StrCat("registered (", registered_.size(), " of ", awaited_,
+                      ")");
+}
+
 grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
     grpc::CallbackServerContext* context,
     const v1::RegisterWorkerRequest* request,
@@ -61,19 +113,18 @@ grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
     return reactor;
   }
   response->set_protocol_version(worker::kProtocolVersion);
+  absl::Status address = ValidateAddress(request->address());
   if (request->protocol_version() != worker::kProtocolVersion) {
-    response->set_accepted(false);
     response->set_message(absl::StrCat("coordinator speaks protocol ",
                                        worker::kProtocolVersion));
+  } else if (!address.ok() || request->name().empty()) {
+    reactor->Finish(worker::ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+        "registration needs a name and a HOST:PORT address: ",
+        address.ok() ? "the name is empty" : address.message()))));
+    return reactor;
   } else {
-    absl::MutexLock lock(&mutex_);
-    registered_.push_back(request->address());
     response->set_accepted(true);
-    response->set_message(
-        "registered; the current plan uses the --workers list, a re-plan "
-        "will include this worker");
-    LOG(INFO) << "worker " << request->name() << " (" << request->address()
-              << ") registered";
+    response->set_message(Record(*request));
   }
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -81,8 +132,11 @@ grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* CoordinatorService::Generate(
     grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
-  auto* reactor = new GenerateReactor(coordinator_);
-  reactor->Start(worker::CheckToken(*context, token_), *request);
+  absl::StatusOr<Coordinator*> ready = Ready();
+  auto* reactor = new GenerateReactor(ready.ok() ? *ready : nullptr);
+  grpc::Status auth = worker::CheckToken(*context, token_);
+  if (auth.ok() && !ready.ok()) auth = worker::ToGrpc(ready.status());
+  reactor->Start(auth, *request);
   return reactor;
 }
 
@@ -92,7 +146,9 @@ grpc::ServerUnaryReactor* CoordinatorService::ClusterStatus(
     v1::ClusterStatusResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   grpc::Status auth = worker::CheckToken(*context, token_);
-  if (auth.ok()) *response = coordinator_->ClusterStatus();
+  absl::StatusOr<Coordinator*> ready = Ready();
+  if (auth.ok() && !ready.ok()) auth = worker::ToGrpc(ready.status());
+  if (auth.ok()) *response = (*ready)->ClusterStatus();
   reactor->Finish(auth);
   return reactor;
 }

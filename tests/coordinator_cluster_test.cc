@@ -177,5 +177,59 @@ TEST_F(CoordinatorClusterTest, BadFlagsAndFilesGiveClearErrors) {
   }
 }
 
+// Workers started with --coordinator register; the coordinator started
+// with --expect-workers forms the cluster from them. Before they arrive,
+// requests get a clear UNAVAILABLE.
+TEST_F(CoordinatorClusterTest, ClusterFormsFromRegistrations) {
+  const std::string address =
+      StartCoordinator({"--expect-workers", "2", "--register-timeout", "60"});
+  ASSERT_FALSE(address.empty());
+  testing::ToolResult early = testing::RunTool(
+      {testing::BinPath("tessera"), "generate", "--coordinator", address,
+       "--prompt", "Hi", "-n", "2"});
+  EXPECT_NE(early.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(early.err, "the cluster is forming: 0 of 2"))
+      << early.err;
+  std::vector<std::unique_ptr<ChildProcess>> joined;
+  for (const char* name : {"r1", "r2"}) {
+    const std::string base =
+        absl::StrCat(testing::TempDir(), "/cc-", name, "-", files_++);
+    auto child = ChildProcess::Start(
+        {testing::BinPath("tessera-worker"), "--listen", "127.0.0.1:0",
+         "--model-dir", testing::SharedPath("models"), "--name", name,
+         "--backend", "cpu", "--coordinator", address, "--profile-cache",
+         base + ".profile"},
+        base + ".log");
+    ASSERT_TRUE(child.ok()) << child.status();
+    joined.push_back(*std::move(child));
+  }
+  // Serving once ClusterStatus answers.
+  v1::ClusterStatusResponse status;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    auto stub = v1::CoordinatorService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    auto context = worker::MakeContext("", absl::Seconds(5));
+    if (stub->ClusterStatus(context.get(), {}, &status).ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_GE(status.stages_size(), 1) << "the cluster never formed";
+  for (const v1::StageStatus& s : status.stages()) {
+    EXPECT_TRUE(s.worker_name() == "r1" || s.worker_name() == "r2")
+        << s.worker_name();
+  }
+  ExpectGolden(address);
+}
+
+TEST_F(CoordinatorClusterTest, TooFewRegistrationsFailClearly) {
+  testing::ToolResult r = testing::RunTool(
+      {testing::BinPath("tessera-coordinator"), "--model",
+       testing::StoriesModelPath(), "--expect-workers", "1",
+       "--register-timeout", "1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(r.err, "only 0 of 1 workers registered"))
+      << r.err;
+}
+
 }  // namespace
 }  // namespace tessera

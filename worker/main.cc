@@ -3,13 +3,16 @@
 //       [--memory-budget BYTES] [--backend cpu|reference|opencl:P:D]
 //       [--threads N] [--token T] [--tls-cert F --tls-key F --tls-ca F]
 //       [--emulate-slowdown FACTOR] [--emulate-link LAT_MS:MBPS:JITTER_MS]
+//       [--coordinator HOST:PORT [--advertise HOST:PORT]]
 #include <unistd.h>
 
 #include <iostream>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cli/args.h"
+#include "worker/registration.h"
 #include "worker/server.h"
 #include "worker/worker_service.h"
 
@@ -29,10 +32,43 @@ void DeclareFlags(tessera::cli::ArgParser& args) {
   args.String("tls-ca", "", "PEM CA: require and verify client certificates");
   args.String("profile-cache", "", "file caching the measured profile");
   args.String("emulate-slowdown", "1",
-              "FACTOR >= 1: sleep (FACTOR-1) x compute after each batch");
+              "FACTOR >= 1: sleep (FACTOR-1) x compute after each batch; "
+              "the profile reports measured speeds / FACTOR");
   args.String("emulate-link", "",
-              "LAT_MS:MBPS:JITTER_MS: delay every frame sent onward");
+              "LAT_MS:MBPS:JITTER_MS (MBPS 0: unlimited): delay every frame "
+              "and link probe sent onward");
   args.String("port-file", "", "write the bound HOST:PORT to this file");
+  args.String("coordinator", "",
+              "HOST:PORT of a coordinator to register with (--expect-workers)");
+  args.String("advertise", "",
+              "HOST:PORT the coordinator and peers dial (default: --listen)");
+}
+
+// With --coordinator, registers in the background (retrying while the
+// coordinator is unreachable). InvalidArgument when no dialable address is
+// known.
+absl::Status StartRegistration(const tessera::cli::ArgParser& args,
+                               const tessera::worker::WorkerOptions& options,
+                               const std::string& bound) {
+  if (args.GetString("coordinator").empty()) return absl::OkStatus();
+  tessera::worker::RegistrationOptions r;
+  auto address =
+      tessera::worker::AdvertisedAddress(args.GetString("advertise"), bound);
+  if (!address.ok()) return address.status();
+  r.coordinator = args.GetString("coordinator");
+  r.name = options.name;
+  r.address = *address;
+  r.token = options.token;
+  r.tls = options.tls;
+  std::thread([r] {
+    absl::Status status = tessera::worker::RegisterWithCoordinator(r);
+    if (status.ok()) {
+      std::cerr << "tessera-worker: registered with " << r.coordinator << "\n";
+    } else {
+      std::cerr << "tessera-worker: " << status.message() << "\n";
+    }
+  }).detach();
+  return absl::OkStatus();
 }
 
 // Fills the emulation options; prints the problem and returns false on bad
@@ -92,6 +128,7 @@ int main(int argc, char** argv) {
     status = tessera::worker::AnnounceAddress(server->address,
                                               args.GetString("port-file"));
   }
+  if (status.ok()) status = StartRegistration(args, options, server->address);
   if (!status.ok()) {
     std::cerr << "tessera-worker: " << status.message() << "\n";
     return 1;
