@@ -15,6 +15,7 @@ PACKAGES=(
   protobuf-compiler-grpc libre2-dev libzstd-dev
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo openssl
   libgtest-dev libgmock-dev libbenchmark-dev
+  iproute2  # ip and tc for tessera-sim --network netns
 )
 
 missing=()

@@ -47,7 +47,7 @@ std::string FormatRow(const pt::Problem& p, const Row& r) {
   double max_util = 0;
   for (double u : d.stage_utilisation) max_util = std::max(max_util, u);
   return absl::StrFormat(
-      "%-8s %-30.30s %3d %5s %10.1f %9.1f %10.1f %9.2f %10.1f %6.2f %5.0f%%  %s\n", r.planner,
+      "%-8s %-30.30s %3d %5s %10.1f %9.2f %10.2f %9.2f %10.1f %6.2f %5.0f%%  %s\n", r.planner,
       r.plan.method, static_cast<int>(r.plan.stages.size()),
       r.plan.predictions.fits ? "yes" : "NO", d.mean_ttft_ms, d.decode_tokens_per_s,
       d.tokens_per_s, r.plan.predictions.throughput_tokens_per_s, d.p95_latency_ms,
