@@ -7,8 +7,9 @@
 # delayed in-process on loopback) plus a coordinator that plans from what
 # the emulated workers report, prints the mode and the plan it chose,
 # streams a generation with per-stage timings, and tears the cluster down
-# on exit. NETWORK=loopback|netns|auto and PLANNER=partitioner|even choose. Uses the real pretrained model in
-# ../shared when present, otherwise a random-weight `tessera make-model` one.
+# on exit. NETWORK=loopback|netns|auto and PLANNER=even|partitioner choose.
+# Uses the real pretrained model in ../shared when present, otherwise a
+# random-weight `tessera make-model` one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
@@ -34,9 +35,16 @@ echo "demo: partitioner plan for $MODEL on $CLUSTER (catalogue figures)" >&2
 "$BIN/tessera" plan --model "$MODEL" --cluster "$CLUSTER" || \
   echo "demo: no plan from the catalogue figures (see above)" >&2
 
-echo "demo: bringing up the emulated cluster; its coordinator plans from what the emulated workers report" >&2
+# The optimal plan for a model this small is one device (links cost more
+# than its layers), so by default the demo splits the layers evenly to show
+# the pipeline across every device; PLANNER=partitioner runs the plan.
+PLANNER=${PLANNER:-even}
+if [[ $PLANNER == even ]]; then
+  echo "demo: the plan above keeps this tiny model on one device; the emulated cluster splits it evenly (PLANNER=even) to show activations streaming through every device" >&2
+fi
+echo "demo: bringing up the emulated cluster" >&2
 ADDR=$("$BIN/tessera-sim" up --cluster "$CLUSTER" --model "$MODEL" \
-        --network "${NETWORK:-auto}" --planner "${PLANNER:-partitioner}" \
+        --network "${NETWORK:-auto}" --planner "$PLANNER" \
         --state "$STATE" --work-dir "$WORK")
 
 echo "demo: tessera generate --coordinator $ADDR --prompt 'Once upon a time' -n 120" >&2
