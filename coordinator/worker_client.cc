@@ -120,7 +120,15 @@ void WorkerClient::ReadEvents() {
       absl::MutexLock lock(&mutex_);
       last_event_ = absl::Now();
     }
-    if (!event.has_heartbeat()) on_event_(event);
+    if (!event.has_heartbeat()) {
+      on_event_(event);
+    } else if (event.heartbeat().busy_ms() > event.heartbeat().busy_budget_ms() &&
+               event.heartbeat().busy_budget_ms() > 0) {
+      MarkDead(absl::UnavailableError(absl::StrCat(
+          label(), " is unavailable: its compute step has run for ",
+          event.heartbeat().busy_ms(), " ms, over its budget of ",
+          event.heartbeat().busy_budget_ms(), " ms (hung)")));
+    }
   }
   grpc::Status status = reader->Finish();
   MarkDead(absl::UnavailableError(absl::StrCat(

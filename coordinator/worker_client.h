@@ -1,8 +1,10 @@
 // WorkerClient: the coordinator's connection to one worker: unary calls with
 // deadlines (handshake, profile, load shard) and the Events subscription,
 // read on a thread of its own. The worker counts as dead when the Events
-// stream ends or when no event (heartbeats come every second) arrived for
-// `liveness_timeout`; `on_dead` is then called once with the reason.
+// stream ends, when no event (heartbeats come every second) arrived for
+// `liveness_timeout`, or when a heartbeat reports a compute step running
+// past its budget (a stuck compute thread); `on_dead` is then called once
+// with the reason.
 //
 // Thread-safety: all methods are thread-safe.
 #ifndef TESSERA_COORDINATOR_WORKER_CLIENT_H_

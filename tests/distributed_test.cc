@@ -262,6 +262,31 @@ TEST_F(DistributedTest, HungWorkerEndsRequestsCleanly) {
   cluster->worker(2).Signal(SIGCONT);
 }
 
+// w2's compute thread stalls in its 9th step while the process and its
+// heartbeats go on: the heartbeat reports a step over its budget, and the
+// request ends with UNAVAILABLE naming w2 within 5 s of the last token.
+TEST_F(DistributedTest, StuckComputeThreadEndsRequestsCleanly) {
+  LocalClusterOptions o = Options("f32");
+  o.per_worker_flags = {{}, {"--fault-hang-after-steps", "8"}, {}};
+  auto cluster = StartCluster(o);
+  ASSERT_NE(cluster, nullptr);
+  absl::Time last_token = absl::Now();
+  Completion c = Generate(cluster->coordinator_address(), golden_[0].prompt,
+                          400, "", [&](int, grpc::ClientContext&) {
+                            last_token = absl::Now();
+                          });
+  const absl::Duration took = absl::Now() - last_token;
+  std::cout << "[ stuck ] after " << absl::FormatDuration(took) << ": "
+            << c.status << "\n";
+  EXPECT_EQ(c.status.code(), absl::StatusCode::kUnavailable) << c.status;
+  EXPECT_TRUE(absl::StrContains(c.status.message(), "w2")) << c.status;
+  EXPECT_TRUE(absl::StrContains(c.status.message(), "hung")) << c.status;
+  EXPECT_GT(c.tokens.size(), 0u);
+  EXPECT_LT(c.tokens.size(), 20u);
+  EXPECT_LT(took, absl::Seconds(5));
+  EXPECT_TRUE(cluster->coordinator().Running());
+}
+
 TEST_F(DistributedTest, CancelledRequestLeavesTheClusterServing) {
   auto cluster = StartCluster(Options("f32"));
   ASSERT_NE(cluster, nullptr);

@@ -5,8 +5,8 @@
 namespace tessera::worker {
 
 EventHub::EventHub(absl::Duration heartbeat_period,
-                   std::function<int()> sessions)
-    : period_(heartbeat_period), sessions_(std::move(sessions)) {
+                   std::function<void(v1::Heartbeat&)> fill)
+    : period_(heartbeat_period), fill_(std::move(fill)) {
   heartbeat_ = std::thread([this] { HeartbeatLoop(); });
 }
 
@@ -46,7 +46,7 @@ void EventHub::HeartbeatLoop() {
     }
     v1::WorkerEvent event;
     event.mutable_heartbeat()->set_unix_micros(absl::ToUnixMicros(absl::Now()));
-    event.mutable_heartbeat()->set_sessions(sessions_ ? sessions_() : 0);
+    if (fill_) fill_(*event.mutable_heartbeat());
     Publish(event);
   }
 }

@@ -23,8 +23,9 @@ using EventQueue = OutboundQueue<v1::WorkerEvent>;
 
 class EventHub {
  public:
-  // `sessions` reports the active session count for heartbeats.
-  EventHub(absl::Duration heartbeat_period, std::function<int()> sessions);
+  // `fill` completes each heartbeat (sessions, the running step).
+  EventHub(absl::Duration heartbeat_period,
+           std::function<void(v1::Heartbeat&)> fill);
   ~EventHub();
 
   void Subscribe(std::shared_ptr<EventQueue> subscriber);
@@ -35,7 +36,7 @@ class EventHub {
   void HeartbeatLoop();
 
   const absl::Duration period_;
-  const std::function<int()> sessions_;
+  const std::function<void(v1::Heartbeat&)> fill_;
   absl::Mutex mutex_;
   std::vector<std::shared_ptr<EventQueue>> subscribers_ ABSL_GUARDED_BY(mutex_);
   bool stop_ ABSL_GUARDED_BY(mutex_) = false;

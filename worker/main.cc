@@ -38,6 +38,8 @@ void DeclareFlags(tessera::cli::ArgParser& args) {
               "LAT_MS:MBPS:JITTER_MS (MBPS 0: unlimited): delay every frame "
               "and link probe sent onward");
   args.String("port-file", "", "write the bound HOST:PORT to this file");
+  args.Int("fault-hang-after-steps", 0,
+           "testing only: the compute thread stalls in step N+1");
   args.String("coordinator", "",
               "HOST:PORT of a coordinator to register with (--expect-workers)");
   args.String("advertise", "",
@@ -113,6 +115,7 @@ int main(int argc, char** argv) {
   options.tls = {args.GetString("tls-cert"), args.GetString("tls-key"),
                  args.GetString("tls-ca")};
   options.profile_cache_path = args.GetString("profile-cache");
+  options.fault_hang_after_steps = args.GetInt("fault-hang-after-steps");
   if (!ParseEmulation(args, options)) return 2;
   if (options.threads < 1 || options.threads > 1024 ||
       options.memory_budget_bytes < 0) {

@@ -175,6 +175,7 @@ absl::StatusOr<std::unique_ptr<LoadedShard>> LoadShard(
   runner_config.dim = config.dim;
   runner_config.vocab_size = config.vocab_size;
   runner_config.emulate_slowdown = options.emulate_slowdown;
+  runner_config.fault_hang_after_steps = options.fault_hang_after_steps;
   runner_config.compute_on_calling_thread =
       options.threads == 1 &&
       (options.backend == "cpu" || options.backend == "reference");

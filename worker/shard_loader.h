@@ -32,6 +32,8 @@ struct WorkerOptions {
   // thread's CPU time with one thread on the cpu or reference backend, wall
   // time otherwise). >= 1.
   double emulate_slowdown = 1;
+  // Fault injection for tests: the compute thread stalls in this step.
+  int64_t fault_hang_after_steps = 0;
   // Emulating the network: delays every frame to the next stage and every
   // event of the last stage (tokens back to the coordinator).
   LinkEmulation emulate_link;

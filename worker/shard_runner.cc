@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -244,25 +246,58 @@ void ShardRunner::Process(std::vector<Pending>& pending) {
   active_sessions_ = static_cast<int>(sessions_.size());
 }
 
+void ShardRunner::BeginStep(int64_t rows) {
+  absl::MutexLock lock(&mutex_);
+  step_started_ = absl::Now();
+  step_rows_ = rows;
+  ++steps_;
+  if (config_.fault_hang_after_steps > 0 &&
+      steps_ > config_.fault_hang_after_steps) {
+    LOG(WARNING) << config_.worker_name << ": fault injection: compute stalls";
+    mutex_.Await(absl::Condition(&stop_));
+  }
+}
+
+void ShardRunner::EndStep(int64_t rows, int64_t compute_us) {
+  absl::MutexLock lock(&mutex_);
+  step_started_ = absl::InfinitePast();
+  step_rows_ = 0;
+  rows_done_ += rows;
+  compute_us_total_ += compute_us;
+  if (rows > 0) {
+    max_us_per_row_ = std::max(max_us_per_row_,
+                               static_cast<double>(compute_us) / rows);
+  }
+}
+
+ShardRunner::BusyStep ShardRunner::busy_step() const {
+  absl::MutexLock lock(&mutex_);
+  if (step_started_ == absl::InfinitePast()) return {};
+  const absl::Duration per_row = max_us_per_row_ > 0
+                                     ? absl::Microseconds(max_us_per_row_)
+                                     : config_.first_row_guess;
+  return {absl::Now() - step_started_,
+          config_.hang_base +
+              config_.hang_factor * static_cast<double>(step_rows_) * per_row};
+}
+
 absl::Status ShardRunner::RunBatch(const kernels::Batch& batch,
                                   v1::ForwardFrame& carrier,
                                   int64_t codec_us) {
+  const int64_t rows = static_cast<int64_t>(batch.rows.size());
+  BeginStep(rows);
   const absl::Time start = absl::Now();
   const absl::Duration cpu_start = ThreadCpuTime();
   absl::StatusOr<kernels::BatchOutput> out = backend_->Forward(batch);
-  if (!out.ok()) return out.status();
-  if (config_.emulate_slowdown > 1) {
+  if (out.ok() && config_.emulate_slowdown > 1) {
     const absl::Duration compute = config_.compute_on_calling_thread
                                        ? ThreadCpuTime() - cpu_start
                                        : absl::Now() - start;
     absl::SleepFor((config_.emulate_slowdown - 1) * compute);
   }
   const int64_t compute_us = MicrosSince(start);
-  {
-    absl::MutexLock lock(&mutex_);
-    rows_done_ += static_cast<int64_t>(batch.rows.size());
-    compute_us_total_ += compute_us;
-  }
+  EndStep(rows, compute_us);
+  if (!out.ok()) return out.status();
   if (!config_.spec.has_head) {
     return SendOnward(*out, carrier, compute_us, codec_us);
   }

@@ -52,6 +52,15 @@ struct ShardRunnerConfig {
   // one thread): the emulation then measures compute as that thread's CPU
   // time, which other processes on a shared host do not inflate.
   bool compute_on_calling_thread = false;
+  // A step's budget before it counts as hung (busy_step()): hang_base plus
+  // hang_factor x its rows x the slowest time per row seen so far
+  // (first_row_guess before any step finished).
+  absl::Duration hang_base = absl::Milliseconds(2500);
+  double hang_factor = 10;
+  absl::Duration first_row_guess = absl::Seconds(1);
+  // Fault injection for tests (tessera-worker --fault-hang-after-steps):
+  // > 0 makes the compute thread stall, until shutdown, in that step.
+  int64_t fault_hang_after_steps = 0;
 };
 
 class ShardRunner {
@@ -67,6 +76,13 @@ class ShardRunner {
   void Submit(v1::ForwardFrame frame, std::shared_ptr<AckQueue> acks);
 
   int active_sessions() const;
+  // The step running now: how long it has run and its budget (both zero
+  // when idle). See ShardRunnerConfig::hang_base.
+  struct BusyStep {
+    absl::Duration running;
+    absl::Duration budget;
+  };
+  BusyStep busy_step() const;
   // Mean backend time per row so far, in milliseconds (0 before any).
   double compute_ms_per_row() const;
   const ShardRunnerConfig& config() const { return config_; }
@@ -95,6 +111,9 @@ class ShardRunner {
   // Runs the backend over `batch`, then sends onward or samples.
   absl::Status RunBatch(const kernels::Batch& batch, v1::ForwardFrame& carrier,
                         int64_t codec_us);
+  // Marks a step of `rows` as running (and stalls for fault injection).
+  void BeginStep(int64_t rows);
+  void EndStep(int64_t rows, int64_t compute_us);
   void EmitTokens(const kernels::Batch& batch, const kernels::BatchOutput& out,
                   const v1::ForwardFrame& carrier);
   absl::Status SendOnward(const kernels::BatchOutput& out,
@@ -115,6 +134,10 @@ class ShardRunner {
   int active_sessions_ ABSL_GUARDED_BY(mutex_) = 0;
   int64_t rows_done_ ABSL_GUARDED_BY(mutex_) = 0;
   int64_t compute_us_total_ ABSL_GUARDED_BY(mutex_) = 0;
+  int64_t steps_ ABSL_GUARDED_BY(mutex_) = 0;
+  absl::Time step_started_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
+  int64_t step_rows_ ABSL_GUARDED_BY(mutex_) = 0;
+  double max_us_per_row_ ABSL_GUARDED_BY(mutex_) = 0;
   std::thread thread_;
 };
 

@@ -15,9 +15,13 @@ namespace tessera::worker {
 WorkerService::WorkerService(WorkerOptions options)
     : options_(std::move(options)),
       registry_(options_.model_dir),
-      events_(absl::Seconds(1), [this] {
+      events_(absl::Seconds(1), [this](v1::Heartbeat& beat) {
         std::shared_ptr<LoadedShard> shard = current_shard();
-        return shard == nullptr ? 0 : shard->runner->active_sessions();
+        if (shard == nullptr) return;
+        beat.set_sessions(shard->runner->active_sessions());
+        const ShardRunner::BusyStep busy = shard->runner->busy_step();
+        beat.set_busy_ms(absl::ToInt64Milliseconds(busy.running));
+        beat.set_busy_budget_ms(absl::ToInt64Milliseconds(busy.budget));
       }) {}
 
 WorkerService::~WorkerService() {
