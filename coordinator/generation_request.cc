@@ -50,7 +50,7 @@ void GenerationRequest::AddTimings(const v1::TokenEvent& event) {
     StageSums& sums = stage_sums_[t.worker_name()];
     sums.compute_us += t.compute_us();
     sums.codec_us += t.codec_us();
-    sums.wire_bytes += t.wire_bytes();
+    sums.wire_bytes += t.wire_bytes() / std::max(t.rows(), 1);  // our share
     ++sums.samples;
   }
 }

@@ -219,6 +219,14 @@ TEST_F(DistributedTest, EightConcurrentRequestsAllCorrect) {
   for (int i = 0; i < 8; ++i) {
     ASSERT_TRUE(results[i].status.ok()) << i << ": " << results[i].status;
     EXPECT_EQ(results[i].text, golden_[i % golden_.size()].continuation) << i;
+    // Decode steps that met on a stage ran as one batch; each request is
+    // charged its own row: one f32 row of dim 64 per decode step per hop.
+    const v1::GenerateResponse& last = results[i].last;
+    const int64_t decode_steps = last.usage().generated_tokens() - 1;
+    ASSERT_EQ(last.stages_size(), 3);
+    for (int s = 0; s < 2; ++s) {
+      EXPECT_EQ(last.stages(s).wire_bytes(), decode_steps * 64 * 4) << i;
+    }
   }
 }
 

@@ -305,6 +305,7 @@ absl::Status ShardRunner::RunBatch(const kernels::Batch& batch,
   t->set_worker_name(config_.worker_name);
   t->set_compute_us(compute_us);
   t->set_codec_us(codec_us);
+  t->set_rows(static_cast<int32_t>(rows));
   EmitTokens(batch, *out, carrier);
   return absl::OkStatus();
 }
@@ -344,6 +345,7 @@ absl::Status ShardRunner::SendOnward(const kernels::BatchOutput& out,
   t->set_compute_us(compute_us);
   t->set_codec_us(codec_us + MicrosSince(start));
   t->set_wire_bytes(static_cast<int64_t>(encoded->data.size()));
+  t->set_rows(static_cast<int32_t>(out.num_rows));
   next_->Send(std::move(carrier));
   return absl::OkStatus();
 }
