@@ -3,7 +3,9 @@
 // (default tinyllama-1.1b) at Q8_0 and Q4_0 (optionally F16) on a backend,
 // with random weights generated in memory in the execution format (no
 // file). Each decode figure is also given as a fraction of the bandwidth
-// roofline: tokens/s x weight bytes read per token / measured bandwidth.
+// roofline: tokens/s x weight bytes read per token / the bandwidth measured
+// just around that decode round ("roofline"), and / the best bandwidth any
+// measurement of the run saw ("of best").
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -48,7 +50,9 @@ using model::GgmlType;
 struct FormatFigures {
   GgmlType format;
   int64_t weight_bytes_per_token = 0;
+  // The decode round with the median roofline fraction (see TimeDecode).
   double decode_tok_s = 0;
+  double decode_bandwidth_gbps = 0;  // measured around that round
   double decode_roofline_fraction = 0;
   double prefill_tok_s = 0;
 };
@@ -80,25 +84,45 @@ uint64_t ReadLines(const uint64_t* data, int64_t words) {
 // waits until every part has started, so the parts run on distinct threads
 // at the same time; the figure is all bytes over the span from the first
 // start to the last finish.
-double MeasureBandwidth(kernels::ThreadPool& pool, int64_t bytes, int repeats) {
-  const int64_t words = bytes / 8 / 64 * 64;
-  auto* data = static_cast<uint64_t*>(std::aligned_alloc(64, words * 8));
-  for (int64_t i = 0; i < words; ++i)
-    data[i] = static_cast<uint64_t>(i) * 0x9e3779b9;
-  const int threads = pool.num_threads();
-  const int64_t share = words / threads / 64 * 64;
+class BandwidthProbe {
+ public:
+  BandwidthProbe(kernels::ThreadPool& pool, int64_t bytes)
+      : pool_(pool), words_(bytes / 8 / 64 * 64) {
+    data_ = static_cast<uint64_t*>(std::aligned_alloc(64, words_ * 8));
+    for (int64_t i = 0; i < words_; ++i) {
+      data_[i] = static_cast<uint64_t>(i) * 0x9e3779b9;
+    }
+  }
+  ~BandwidthProbe() { std::free(data_); }
+  BandwidthProbe(const BandwidthProbe&) = delete;
+  BandwidthProbe& operator=(const BandwidthProbe&) = delete;
+
+  // Best of `repeats` reads of the buffer, in GB/s.
+  double Measure(int repeats);
+  double best() const { return best_; }  // of every Measure so far
+
+ private:
+  kernels::ThreadPool& pool_;
+  const int64_t words_;
+  uint64_t* data_;
+  double best_ = 0;
+};
+
+double BandwidthProbe::Measure(int repeats) {
+  const int threads = pool_.num_threads();
+  const int64_t share = words_ / threads / 64 * 64;
   std::vector<uint64_t> sink(threads);
   std::vector<absl::Time> start(threads), end(threads);
   double best = 0;
   for (int r = 0; r < repeats; ++r) {
     std::atomic<int> started{0};
-    pool.Run([&](int part) {
+    pool_.Run([&](int part) {
       started.fetch_add(1);
       const absl::Time give_up = absl::Now() + absl::Seconds(1);
       while (started.load() < threads && absl::Now() < give_up) {
       }
       start[part] = absl::Now();
-      sink[part] ^= ReadLines(data + part * share, share);
+      sink[part] ^= ReadLines(data_ + part * share, share);
       end[part] = absl::Now();
     });
     const absl::Duration span = *std::max_element(end.begin(), end.end()) -
@@ -106,8 +130,9 @@ double MeasureBandwidth(kernels::ThreadPool& pool, int64_t bytes, int repeats) {
     best = std::max(best, static_cast<double>(share * threads * 8) /
                               absl::ToDoubleSeconds(span) / 1e9);
   }
-  std::free(data);
-  return sink[0] == 42 ? best + 1e-12 : best;  // keep `sink` observable
+  if (sink[0] == 42) best += 1e-12;  // keeps `sink` observable
+  best_ = std::max(best_, best);
+  return best;
 }
 
 // Bytes a decode step reads: every layer matrix and the output matrix (the
@@ -138,11 +163,49 @@ int32_t Argmax(const std::vector<float>& v) {
   return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
-// Best-of-`repeats` prefill time of `prompt` and the decode rate of
-// `decode_tokens` greedy steps after it.
+// Decode rounds of `decode_tokens` greedy steps, each bracketed by
+// bandwidth measurements: on a shared machine the memory bus a decode
+// round meets changes from one second to the next (neighbours), so each
+// round's roofline is the higher of the bandwidths read just before and
+// just after it. The round with the median fraction is reported.
+absl::Status TimeDecode(kernels::Backend& backend, int32_t position,
+                        int32_t token, int64_t decode_tokens, int rounds,
+                        BandwidthProbe& probe, FormatFigures& f) {
+  struct Round {
+    double tok_s, gbps, fraction;
+  };
+  std::vector<Round> done;
+  for (int r = 0; r < rounds; ++r) {
+    const double before = probe.Measure(3);
+    const absl::Time start = absl::Now();
+    for (int64_t i = 0; i < decode_tokens; ++i) {
+      TESSERA_ASSIGN_OR_RETURN(kernels::BatchOutput out,
+                               backend.Forward(Tokens(1, position++, {token})));
+      token = Argmax(out.data);
+    }
+    const double tok_s =
+        decode_tokens / absl::ToDoubleSeconds(absl::Now() - start);
+    const double gbps = std::max(before, probe.Measure(3));
+    done.push_back({tok_s, gbps, tok_s * f.weight_bytes_per_token / (gbps * 1e9)});
+    std::cerr << absl::StrFormat("  %s decode round %d: %.2f tok/s at %.1f GB/s = %.1f%%\n",
+                                 model::TypeName(f.format), r + 1, tok_s, gbps,
+                                 100 * done.back().fraction);
+  }
+  std::sort(done.begin(), done.end(), [](const Round& a, const Round& b) {
+    return a.fraction < b.fraction;
+  });
+  const Round& median = done[done.size() / 2];
+  f.decode_tok_s = median.tok_s;
+  f.decode_bandwidth_gbps = median.gbps;
+  f.decode_roofline_fraction = median.fraction;
+  return absl::OkStatus();
+}
+
+// Best-of-`repeats` prefill time of `prompt`, then TimeDecode after it.
 absl::Status TimeModel(kernels::Backend& backend,
                        const std::vector<int32_t>& prompt,
-                       int64_t decode_tokens, int repeats, FormatFigures& f) {
+                       int64_t decode_tokens, int repeats, int rounds,
+                       BandwidthProbe& probe, FormatFigures& f) {
   absl::Duration best = absl::InfiniteDuration();
   std::vector<float> logits;
   for (int r = 0; r < repeats; ++r) {
@@ -153,22 +216,15 @@ absl::Status TimeModel(kernels::Backend& backend,
     logits = std::move(out.data);
   }
   f.prefill_tok_s = prompt.size() / absl::ToDoubleSeconds(best);
-  int32_t position = static_cast<int32_t>(prompt.size());
-  int32_t token = Argmax(logits);
-  const absl::Time start = absl::Now();
-  for (int64_t i = 0; i < decode_tokens; ++i) {
-    TESSERA_ASSIGN_OR_RETURN(kernels::BatchOutput out,
-                             backend.Forward(Tokens(1, position++, {token})));
-    token = Argmax(out.data);
-  }
-  f.decode_tok_s = decode_tokens / absl::ToDoubleSeconds(absl::Now() - start);
-  return absl::OkStatus();
+  return TimeDecode(backend, static_cast<int32_t>(prompt.size()),
+                    Argmax(logits), decode_tokens, rounds, probe, f);
 }
 
 absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
                                           const model::ModelConfig& config,
                                           GgmlType format,
-                                          kernels::ThreadPool& pool) {
+                                          kernels::ThreadPool& pool,
+                                          BandwidthProbe& probe) {
   kernels::SyntheticOptions synth;
   synth.matrix_type = format;
   synth.embedding_type = format;
@@ -195,7 +251,8 @@ absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
   f.weight_bytes_per_token = WeightBytesPerToken(model->weights);
   TESSERA_RETURN_IF_ERROR(
       TimeModel(*backend, prompt, args.GetInt("decode-tokens"),
-                static_cast<int>(args.GetInt("repeats")), f));
+                static_cast<int>(args.GetInt("repeats")),
+                static_cast<int>(args.GetInt("decode-rounds")), probe, f));
   std::cerr << "  " << model::TypeName(format) << ": " << backend->Describe()
             << "\n";
   return f;
@@ -213,24 +270,32 @@ void Print(const ArgParser& args, double bandwidth,
       absl::StrAppendFormat(
           &json,
           ", \"%s\": {\"weight_bytes_per_token\": %d, \"decode_tok_s\": %.3f, "
-          "\"decode_roofline_fraction\": %.4f, \"prefill_tok_s\": %.3f}",
+          "\"decode_bandwidth_gbps\": %.3f, "
+          "\"decode_roofline_fraction\": %.4f, "
+          "\"decode_fraction_of_best_bandwidth\": %.4f, "
+          "\"prefill_tok_s\": %.3f}",
           model::TypeName(f.format), f.weight_bytes_per_token, f.decode_tok_s,
-          f.decode_roofline_fraction, f.prefill_tok_s);
+          f.decode_bandwidth_gbps, f.decode_roofline_fraction,
+          f.decode_tok_s * f.weight_bytes_per_token / (bandwidth * 1e9),
+          f.prefill_tok_s);
     }
     std::cout << json << "}\n";
     return;
   }
   std::cout << absl::StrFormat(
-      "memory read bandwidth: %.1f GB/s (%d threads)\n", bandwidth,
-      args.GetInt("threads"));
-  std::cout << absl::StrFormat("%-6s %10s %12s %10s %14s\n", "format",
-                               "MB/token", "decode tok/s", "roofline",
-                               "prefill tok/s");
+      "memory read bandwidth: %.1f GB/s (%d threads, best window of the run)\n",
+      bandwidth, args.GetInt("threads"));
+  std::cout << absl::StrFormat("%-6s %10s %12s %10s %10s %10s %14s\n", "format",
+                               "MB/token", "decode tok/s", "GB/s then",
+                               "roofline", "of best", "prefill tok/s");
   for (const FormatFigures& f : figures) {
     std::cout << absl::StrFormat(
-        "%-6s %10.1f %12.2f %9.1f%% %14.2f\n", model::TypeName(f.format),
-        f.weight_bytes_per_token / 1e6, f.decode_tok_s,
-        100 * f.decode_roofline_fraction, f.prefill_tok_s);
+        "%-6s %10.1f %12.2f %10.1f %9.1f%% %9.1f%% %14.2f\n",
+        model::TypeName(f.format), f.weight_bytes_per_token / 1e6,
+        f.decode_tok_s, f.decode_bandwidth_gbps,
+        100 * f.decode_roofline_fraction,
+        100 * f.decode_tok_s * f.weight_bytes_per_token / (bandwidth * 1e9),
+        f.prefill_tok_s);
   }
 }
 
@@ -239,10 +304,10 @@ absl::Status Bench(const ArgParser& args) {
                            model::FindShape(args.GetString("shape")));
   if (args.GetInt("threads") < 1 || args.GetInt("prompt-tokens") < 1 ||
       args.GetInt("decode-tokens") < 1 || args.GetInt("repeats") < 1 ||
-      args.GetInt("bandwidth-mb") < 16) {
+      args.GetInt("bandwidth-mb") < 16 || args.GetInt("decode-rounds") < 1) {
     return absl::InvalidArgumentError(
-        "--threads, --prompt-tokens, --decode-tokens and --repeats must be >= "
-        "1, "
+        "--threads, --prompt-tokens, --decode-tokens, --repeats and "
+        "--decode-rounds must be >= 1, "
         "--bandwidth-mb >= 16");
   }
   std::vector<GgmlType> formats;
@@ -253,23 +318,16 @@ absl::Status Bench(const ArgParser& args) {
   }
   if (args.GetBool("f16")) formats.push_back(GgmlType::kF16);
   kernels::ThreadPool pool(static_cast<int>(args.GetInt("threads")));
-  const int64_t buffer_bytes = args.GetInt("bandwidth-mb") << 20;
-  double bandwidth = MeasureBandwidth(pool, buffer_bytes, 10);
+  BandwidthProbe probe(pool, args.GetInt("bandwidth-mb") << 20);
+  probe.Measure(10);
   std::vector<FormatFigures> figures;
   for (GgmlType format : formats) {
-    TESSERA_ASSIGN_OR_RETURN(FormatFigures f,
-                             BenchFormat(args, shape.config, format, pool));
+    TESSERA_ASSIGN_OR_RETURN(
+        FormatFigures f, BenchFormat(args, shape.config, format, pool, probe));
     figures.push_back(f);
   }
-  // Measured again after the runs, keeping the best: on a shared machine a
-  // single measurement window may catch a busy neighbour, and an
-  // underestimated bandwidth would overstate the roofline fractions.
-  bandwidth = std::max(bandwidth, MeasureBandwidth(pool, buffer_bytes, 10));
-  for (FormatFigures& f : figures) {
-    f.decode_roofline_fraction =
-        f.decode_tok_s * f.weight_bytes_per_token / (bandwidth * 1e9);
-  }
-  Print(args, bandwidth, figures);
+  probe.Measure(10);
+  Print(args, probe.best(), figures);
   return absl::OkStatus();
 }
 
@@ -286,6 +344,8 @@ int BenchMain(const std::vector<std::string>& argv) {
       .Int("decode-tokens", 32, "decode steps timed after the prompt")
       .Int("repeats", 2, "prefill repetitions (best is reported)")
       .Int("bandwidth-mb", 1024, "buffer size of the bandwidth measurement")
+      .Int("decode-rounds", 3,
+           "decode rounds, each between two bandwidth measurements")
       .Int("seed", 1, "random weight seed")
       .Bool("json", false, "print one JSON object");
   int exit_code = 0;

@@ -88,7 +88,7 @@ void BM_MatVecKernelCached(benchmark::State& state) {
   q.Quantize(
       x.data(), 1, kDim, kDim,
       format == GgmlType::kQ4_0 ? kernels.q4_0_offset : kernels.q8_0_offset,
-      nullptr);
+      format == GgmlType::kQ4_0 && kernels.q4_0_groups, nullptr);
   for (auto _ : state) {
     if (format == GgmlType::kF16) {
       kernels.float_matmul(m.refs[0], 0, kRows, x.data(), 1, kDim, y.data(),
@@ -144,7 +144,7 @@ void BM_QuantizeActivations(benchmark::State& state) {
   const std::vector<float> x = RandomFloats(rows * kFfn, 5);
   QuantizedActivations q;
   for (auto _ : state) {
-    q.Quantize(x.data(), rows, kFfn, kFfn, 128, nullptr);
+    q.Quantize(x.data(), rows, kFfn, kFfn, 128, false, nullptr);
     benchmark::DoNotOptimize(q.rows().qs);
   }
   state.SetItemsProcessed(state.iterations() * rows * kFfn);

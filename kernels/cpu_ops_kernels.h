@@ -60,6 +60,21 @@ struct QuantizedRows {
   const float* scales = nullptr;
   const int32_t* block_corr = nullptr;
   const int32_t* quad_corr = nullptr;
+  // Optional nibble-group layout (QuantizedActivations fills it on request,
+  // else the pointers are null) for kernels that unpack 4 Q4_0 blocks (128
+  // values) per step, a group g being blocks 4g..4g+3:
+  //   group_qs:     64 bytes of values 0..15 of each block (block-major),
+  //                 then 64 bytes of values 16..31 of each block;
+  //   group_corr:   16 int32, lane i = -offset * (sum of values
+  //                 4(i%4)..4(i%4)+3 and 16+4(i%4)..16+4(i%4)+3 of block
+  //                 4g + i/4);
+  //   group_scales: 16 floats, lane i = the scale of block 4g + i/4.
+  // Rows are groups * 128 bytes / groups * 16 values apart. The last
+  // blocks % 4 blocks have no group and use the plain layout.
+  int64_t groups = 0;  // blocks / 4
+  const int8_t* group_qs = nullptr;
+  const int32_t* group_corr = nullptr;
+  const float* group_scales = nullptr;
 };
 
 // Output convention of every kernel: for weight rows r in [r0, r1) and
@@ -88,6 +103,9 @@ struct CpuKernels {
   void (*float_matmul)(const MatrixRef& w, int64_t r0, int64_t r1,
                        const float* x, int64_t n, int64_t x_stride, float* y,
                        int64_t y_stride, bool accumulate);
+  // Whether quant_matvec wants the nibble-group layout for Q4_0 (it still
+  // accepts rows without it).
+  bool q4_0_groups = false;
 };
 
 inline constexpr int64_t kMaxMatVecRows = 4;

@@ -29,6 +29,11 @@ QuantizedRows SliceRows(const QuantizedRows& q, int64_t n0, int64_t rows) {
   s.scales += n0 * q.blocks;
   s.block_corr += n0 * q.blocks;
   s.quad_corr += n0 * (q.cols / 4);
+  if (q.group_qs != nullptr) {
+    s.group_qs += n0 * q.groups * 128;
+    s.group_corr += n0 * q.groups * 16;
+    s.group_scales += n0 * q.groups * 16;
+  }
   return s;
 }
 
@@ -100,13 +105,15 @@ void MatMulRunner::Run(absl::Span<const MatMulJob> jobs, const float* x,
     need_q8 |= job.w.format == GgmlType::kQ8_0;
     need_q4 |= job.w.format == GgmlType::kQ4_0;
   }
+  const bool gemm = kernels_.quant_gemm != nullptr && n >= kGemmMinRows;
   if (need_q8) {
-    q8_0_rows_.Quantize(x, n, cols, x_stride, kernels_.q8_0_offset, &pool_);
+    q8_0_rows_.Quantize(x, n, cols, x_stride, kernels_.q8_0_offset,
+                        /*groups=*/false, &pool_);
   }
   if (need_q4) {
-    q4_0_rows_.Quantize(x, n, cols, x_stride, kernels_.q4_0_offset, &pool_);
+    q4_0_rows_.Quantize(x, n, cols, x_stride, kernels_.q4_0_offset,
+                        kernels_.q4_0_groups && !gemm, &pool_);
   }
-  const bool gemm = kernels_.quant_gemm != nullptr && n >= kGemmMinRows;
   PlanItems(jobs, gemm);
   pool_.ParallelFor(static_cast<int64_t>(items_.size()), 1,
                     [&](int64_t begin, int64_t end, int thread) {

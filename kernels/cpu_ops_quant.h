@@ -18,13 +18,22 @@ namespace tessera::kernels {
 void QuantizeRow(const float* x, int64_t cols, int32_t offset, int8_t* qs,
                  float* scales, int32_t* block_corr, int32_t* quad_corr);
 
+// Rearranges one quantised row (qs and scales of `blocks` blocks, as
+// written by QuantizeRow with the same `offset`) into the nibble-group
+// layout of QuantizedRows for its blocks / 4 groups.
+// REQUIRES: outputs sized (blocks / 4) x 128 bytes / 16 / 16 values.
+void GroupRow(const int8_t* qs, const float* scales, int64_t blocks,
+              int32_t offset, int8_t* group_qs, int32_t* group_corr,
+              float* group_scales);
+
 // Owns the storage of a QuantizedRows and fills it. Not thread-safe.
 class QuantizedActivations {
  public:
   // Quantises `n` rows of `cols` floats, `x_stride` floats apart, splitting
-  // rows across `pool` when there are several. REQUIRES: cols % 32 == 0.
+  // rows across `pool` (may be null) when there are several; with `groups`
+  // also fills the nibble-group layout. REQUIRES: cols % 32 == 0.
   void Quantize(const float* x, int64_t n, int64_t cols, int64_t x_stride,
-                int32_t offset, ThreadPool* pool);
+                int32_t offset, bool groups, ThreadPool* pool);
 
   const QuantizedRows& rows() const { return rows_; }
 

@@ -97,16 +97,20 @@ class KernelTest : public ::testing::TestWithParam<CpuIsa> {
   int32_t Offset(GgmlType f) const {
     return f == GgmlType::kQ4_0 ? kernels().q4_0_offset : kernels().q8_0_offset;
   }
+  bool Groups(GgmlType f) const {
+    return f == GgmlType::kQ4_0 && kernels().q4_0_groups;
+  }
 };
 
 TEST_P(KernelTest, QuantMatVecIsExactForQuantisedActivations) {
   for (GgmlType format : {GgmlType::kQ8_0, GgmlType::kQ4_0}) {
-    for (int64_t cols : {32, 96, 160, 2048}) {
+    for (int64_t cols : {32, 96, 160, 224, 288, 2048}) {
       TestMatrix w(format, 37, cols, 1);
       for (int64_t n = 1; n <= kMaxMatVecRows; ++n) {
         const std::vector<float> x = Random(n * cols, 2);
         QuantizedActivations q;
-        q.Quantize(x.data(), n, cols, cols, Offset(format), nullptr);
+        q.Quantize(x.data(), n, cols, cols, Offset(format), Groups(format),
+                   nullptr);
         std::vector<float> y(n * 37, 0.0f);
         // Two ranges, to check that r0/r1 are honoured.
         kernels().quant_matvec(w.ref, 0, 20, q.rows(), y.data(), 37, false);
@@ -127,7 +131,7 @@ TEST_P(KernelTest, QuantGemmMatchesExactProducts) {
       for (int64_t n : {1, 5, 8, 13, 20}) {
         const std::vector<float> x = Random(n * cols, 4);
         QuantizedActivations q;
-        q.Quantize(x.data(), n, cols, cols, Offset(format), nullptr);
+        q.Quantize(x.data(), n, cols, cols, Offset(format), false, nullptr);
         std::vector<uint8_t> scratch(kernels().gemm_scratch_bytes(cols) + 64);
         uint8_t* panel =
             scratch.data() +
@@ -221,6 +225,36 @@ TEST(QuantizeRowTest, BlocksScaleToTheirMaximumAndCarryCorrections) {
   QuantizeRow(zeros.data(), 32, 8, q.data(), scales, block_corr, quad_corr);
   EXPECT_EQ(scales[0], 0.0f);
   EXPECT_EQ(q[0], 0);
+}
+
+TEST(QuantizedActivationsTest, NibbleGroupsRearrangeThePlainLayout) {
+  const int64_t cols = 288, n = 2;  // 9 blocks: 2 groups and a plain tail
+  const std::vector<float> x = Random(n * cols, 17);
+  QuantizedActivations q;
+  q.Quantize(x.data(), n, cols, cols, 8, /*groups=*/true, nullptr);
+  const QuantizedRows& r = q.rows();
+  ASSERT_EQ(r.groups, 2);
+  for (int64_t row = 0; row < n; ++row) {
+    for (int64_t g = 0; g < r.groups; ++g) {
+      const int64_t at = row * r.groups + g;
+      for (int64_t lane = 0; lane < 16; ++lane) {
+        const int64_t block = 4 * g + lane / 4, quad = lane % 4;
+        const int8_t* plain = r.qs + row * cols + block * 32;
+        int32_t sum = 0;
+        for (int64_t t = 0; t < 4; ++t) {
+          EXPECT_EQ(r.group_qs[at * 128 + 4 * lane + t], plain[4 * quad + t]);
+          EXPECT_EQ(r.group_qs[at * 128 + 64 + 4 * lane + t],
+                    plain[16 + 4 * quad + t]);
+          sum += plain[4 * quad + t] + plain[16 + 4 * quad + t];
+        }
+        EXPECT_EQ(r.group_corr[at * 16 + lane], -8 * sum);
+        EXPECT_EQ(r.group_scales[at * 16 + lane],
+                  r.scales[row * r.blocks + block]);
+      }
+    }
+  }
+  q.Quantize(x.data(), n, cols, cols, 8, /*groups=*/false, nullptr);
+  EXPECT_EQ(q.rows().group_qs, nullptr);
 }
 
 TEST(CpuOpsTest, RmsNormMatchesReference) {
