@@ -111,6 +111,28 @@ TEST(CliTest, PromptLongerThanContextIsRejected) {
   EXPECT_NE(r.err.find("context"), std::string::npos) << r.err;
 }
 
+// `tessera bench` on a tiny shape: every figure the issue names is printed
+// under its own key, and the fractions follow from the other figures.
+TEST(CliTest, BenchPrintsEveryFigureAsJson) {
+  ToolResult r = RunTool({BinPath("tessera"), "bench", "--shape",
+                          "stories260k", "--bandwidth-mb", "16",
+                          "--prompt-tokens", "8", "--decode-tokens", "4",
+                          "--decode-rounds", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* key :
+       {"\"memory_bandwidth_gbps\"", "\"q8_0\": {", "\"q4_0\": {",
+        "\"decode_tok_s\"", "\"decode_bandwidth_gbps\"",
+        "\"decode_roofline_fraction\"", "\"decode_fraction_of_best_bandwidth\"",
+        "\"prefill_tok_s\""}) {
+    EXPECT_NE(r.out.find(key), std::string::npos) << key << "\n" << r.out;
+  }
+  EXPECT_EQ(r.out.find("nan"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("inf"), std::string::npos) << r.out;
+  ToolResult bad = RunTool({BinPath("tessera"), "bench", "--decode-rounds", "0"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;  // a usage error
+  EXPECT_NE(bad.err.find("--decode-rounds"), std::string::npos) << bad.err;
+}
+
 // Every benchmark shape: make-model writes it (one layer, to stay small),
 // it loads back with the exact tensor shapes, and it generates.
 class MakeModelShapeTest : public ::testing::TestWithParam<std::string> {};
