@@ -16,6 +16,27 @@
 namespace tessera::cli {
 namespace {
 
+// "auto": the format the file stores its layer matrices in, when the
+// backends execute it (F32, F16, Q8_0, Q4_0); BF16 runs as F16 and other
+// quantised types as Q8_0. Otherwise the named format.
+absl::StatusOr<model::GgmlType> ResolveFormat(const std::string& name,
+                                              const model::ModelWeights& w) {
+  if (name != "auto") return model::ParseTypeName(name);
+  const model::GgmlType stored =
+      w.layers.empty() ? model::GgmlType::kF32 : w.layers[0].wq.type;
+  switch (stored) {
+    case model::GgmlType::kF32:
+    case model::GgmlType::kF16:
+    case model::GgmlType::kQ8_0:
+    case model::GgmlType::kQ4_0:
+      return stored;
+    case model::GgmlType::kBF16:
+      return model::GgmlType::kF16;
+    default:
+      return model::GgmlType::kQ8_0;
+  }
+}
+
 absl::StatusOr<std::unique_ptr<model::LogitsModel>> MakeEngine(
     const ArgParser& args, const model::ModelFile& file,
     const model::ReferenceModel** reference_out,
@@ -33,7 +54,7 @@ absl::StatusOr<std::unique_ptr<model::LogitsModel>> MakeEngine(
         new model::ReferenceLogitsModel(*reference_storage, ctx));
   }
   TESSERA_ASSIGN_OR_RETURN(model::GgmlType format,
-                           model::ParseTypeName(args.GetString("format")));
+                           ResolveFormat(args.GetString("format"), file.weights));
   kernels::BackendOptions options;
   options.threads = static_cast<int>(args.GetInt("threads"));
   options.max_context_tokens = ctx;
@@ -102,7 +123,8 @@ int RunMain(const std::vector<std::string>& argv) {
   args.Int("n", 128, "tokens to generate", "n");
   args.Bool("chat", false, "wrap the prompt in the model's chat template");
   args.String("backend", "cpu", "reference | cpu | opencl[:PLATFORM:DEVICE]");
-  args.String("format", "f32", "execution format: f32 f16 q8_0 q4_0");
+  args.String("format", "auto",
+              "execution format: auto (the file's) f32 f16 q8_0 q4_0");
   args.Int("threads", 2, "CPU threads");
   args.Int("ctx", 0, "context length (0 = the model's)");
   DeclareSamplingFlags(args);
