@@ -16,6 +16,7 @@ PACKAGES=(
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2  # ip and tc for tessera-sim --network netns
+  g++-aarch64-linux-gnu qemu-user  # scripts/check_neon.sh (NEON kernels)
 )
 
 missing=()
