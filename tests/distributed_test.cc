@@ -2,18 +2,16 @@
 // processes and a tessera-coordinator on loopback ports chosen at run time.
 // Greedy generation must reproduce the golden continuations exactly with the
 // f32 activation codec; f16 / q8_0 report their agreement; concurrent
-// requests, dead and hung workers, corrupt frames and wrong join tokens are
-// exercised against the real binaries.
+// requests, dead and hung workers and corrupt frames are exercised against
+// the real binaries. Join tokens and TLS: distributed_security_test.cc.
 #include <signal.h>
 
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/testing/golden.h"
 #include "common/testing/shared_data.h"
@@ -23,6 +21,7 @@
 #include "model/model_file.h"
 #include "tessera/v1/coordinator.grpc.pb.h"
 #include "tessera/v1/worker.grpc.pb.h"
+#include "tests/distributed_fixture.h"
 #include "tests/tool_runner.h"
 #include "worker/activation_codec.h"
 #include "worker/rpc_util.h"
@@ -32,70 +31,6 @@ namespace {
 
 using coordinator::LocalCluster;
 using coordinator::LocalClusterOptions;
-
-struct Completion {
-  absl::Status status;
-  std::string text;
-  std::vector<int32_t> tokens;
-  v1::GenerateResponse last;
-};
-
-// Runs one Generate call. `on_token(n, context)` is called after the n-th
-// token (it may cancel the call through the context).
-using TokenHook = std::function<void(int, grpc::ClientContext&)>;
-Completion Generate(const std::string& address, const std::string& prompt,
-                    int n, const std::string& token = "",
-                    const TokenHook& on_token = nullptr) {
-  auto stub = v1::CoordinatorService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  v1::GenerateRequest request;
-  request.set_prompt(prompt);
-  request.set_max_new_tokens(n);
-  auto context = worker::MakeContext(token, absl::Seconds(120));
-  auto reader = stub->Generate(context.get(), request);
-  Completion c;
-  v1::GenerateResponse response;
-  while (reader->Read(&response)) {
-    c.text += response.text();
-    for (int32_t id : response.token_ids()) {
-      c.tokens.push_back(id);
-      if (on_token) on_token(static_cast<int>(c.tokens.size()), *context);
-    }
-    if (response.finish_reason() != v1::FINISH_REASON_UNSPECIFIED) {
-      c.last = response;
-    }
-  }
-  c.status = worker::ToAbsl(reader->Finish());
-  return c;
-}
-
-class DistributedTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    TESSERA_REQUIRE_SHARED_FILE(testing::StoriesModelPath());
-    auto cases = testing::LoadGoldenCases(testing::StoriesGoldenPath());
-    ASSERT_TRUE(cases.ok()) << cases.status();
-    golden_ = *cases;
-  }
-
-  LocalClusterOptions Options(const std::string& codec = "f32") {
-    LocalClusterOptions o;
-    o.bin_dir = TESSERA_BIN_DIR;
-    o.work_dir = testing::TempDir();
-    o.model_path = testing::StoriesModelPath();
-    o.model_dir = testing::SharedPath("models");
-    o.codec = codec;
-    return o;
-  }
-
-  std::unique_ptr<LocalCluster> StartCluster(const LocalClusterOptions& o) {
-    auto cluster = LocalCluster::Start(o);
-    EXPECT_TRUE(cluster.ok()) << cluster.status();
-    return cluster.ok() ? *std::move(cluster) : nullptr;
-  }
-
-  std::vector<testing::GoldenCase> golden_;
-};
 
 // Every backend the worker offers for the pipeline reproduces the goldens.
 class DistributedBackendTest
@@ -362,30 +297,6 @@ TEST_F(DistributedTest, CorruptAndMalformedFramesAreRejected) {
   EXPECT_EQ(c.text, golden_[1].continuation);
 }
 
-TEST_F(DistributedTest, JoinTokenIsChecked) {
-  LocalClusterOptions o = Options("f32");
-  o.token = "s3cret";
-  auto cluster = StartCluster(o);
-  ASSERT_NE(cluster, nullptr);
-  EXPECT_EQ(Generate(cluster->coordinator_address(), "Hi", 5).status.code(),
-            absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(
-      Generate(cluster->coordinator_address(), "Hi", 5, "wrong").status.code(),
-      absl::StatusCode::kUnauthenticated);
-  auto stub = v1::WorkerService::NewStub(grpc::CreateChannel(
-      cluster->worker_addresses()[0], grpc::InsecureChannelCredentials()));
-  v1::HandshakeRequest hello;
-  hello.set_protocol_version(worker::kProtocolVersion);
-  v1::HandshakeResponse reply;
-  auto context = worker::MakeContext("wrong", absl::Seconds(10));
-  EXPECT_EQ(stub->Handshake(context.get(), hello, &reply).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
-  Completion c = Generate(cluster->coordinator_address(), golden_[0].prompt,
-                          static_cast<int>(golden_[0].new_tokens), "s3cret");
-  ASSERT_TRUE(c.status.ok()) << c.status;
-  EXPECT_EQ(c.text, golden_[0].continuation);
-}
-
 TEST_F(DistributedTest, MissingModelAndOverBudgetShardAreRefused) {
   LocalClusterOptions o = Options("f32");
   o.model_dir = testing::TempDir();  // no models there
@@ -442,62 +353,6 @@ TEST_F(DistributedTest, CliGenerateAndStatus) {
   for (const char* want : {"w1", "w2", "w3", "ready", "stories260K"}) {
     EXPECT_TRUE(absl::StrContains(r.out, want)) << want << "\n" << r.out;
   }
-}
-
-// A throwaway CA and one certificate for 127.0.0.1 signed by it, used by
-// every node and client (made with the openssl tool).
-struct TestPki {
-  std::string ca, cert, key;
-};
-
-absl::StatusOr<TestPki> MakeTestPki(const std::string& dir) {
-  const std::string openssl = "/usr/bin/openssl";
-  TestPki pki{dir + "/ca.pem", dir + "/node.pem", dir + "/node.key"};
-  const std::string ext = dir + "/san.cnf";
-  std::ofstream(ext) << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
-  const std::vector<std::vector<std::string>> steps = {
-      {openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-       dir + "/ca.key", "-out", pki.ca, "-days", "2", "-subj", "/CN=test-ca"},
-      {openssl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", pki.key,
-       "-out", dir + "/node.csr", "-subj", "/CN=localhost"},
-      {openssl, "x509", "-req", "-in", dir + "/node.csr", "-CA", pki.ca,
-       "-CAkey", dir + "/ca.key", "-CAcreateserial", "-out", pki.cert,
-       "-days", "2", "-extfile", ext}};
-  for (const auto& argv : steps) {
-    testing::ToolResult r = testing::RunTool(argv);
-    if (r.exit_code != 0) return absl::InternalError(r.err);
-  }
-  return pki;
-}
-
-TEST_F(DistributedTest, MutualTlsOnEveryConnection) {
-  if (!testing::FileExists("/usr/bin/openssl")) {
-    GTEST_SKIP() << "the openssl tool is needed to make test certificates";
-  }
-  auto pki = MakeTestPki(testing::TempDir());
-  ASSERT_TRUE(pki.ok()) << pki.status();
-  const std::vector<std::string> tls = {"--tls-cert", pki->cert, "--tls-key",
-                                        pki->key, "--tls-ca", pki->ca};
-  LocalClusterOptions o = Options("f32");
-  o.extra_worker_flags = tls;
-  o.extra_coordinator_flags = tls;
-  auto cluster = StartCluster(o);
-  ASSERT_NE(cluster, nullptr);
-  const testing::GoldenCase& g = golden_[0];
-  std::vector<std::string> argv = {
-      testing::BinPath("tessera"), "generate", "--coordinator",
-      cluster->coordinator_address(), "--prompt", g.prompt, "-n",
-      absl::StrCat(g.new_tokens), "--timeout", "20"};
-  std::vector<std::string> with_tls = argv;
-  with_tls.insert(with_tls.end(), tls.begin(), tls.end());
-  testing::ToolResult r = testing::RunTool(with_tls);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, g.continuation + "\n");
-  // Plaintext, and TLS without a client certificate, are both refused.
-  EXPECT_NE(testing::RunTool(argv).exit_code, 0);
-  std::vector<std::string> no_client_cert = argv;
-  no_client_cert.insert(no_client_cert.end(), {"--tls-ca", pki->ca});
-  EXPECT_NE(testing::RunTool(no_client_cert).exit_code, 0);
 }
 
 }  // namespace
