@@ -4,40 +4,24 @@
 // Integer formats use vpmaddubsw (unsigned x signed bytes -> int16 pairs),
 // which saturates: Q8_0 therefore uses the sign trick |w| * sign(a, w)
 // (pairs stay below 2 * 128 * 127), while Q4_0 multiplies raw nibbles
-// (w + 8, small) and adds the activations' -8 * sum correction. There is no
-// repacked gemm kernel: prefill runs the matvec kernel over groups of
-// activation rows.
+// (w + 8, small) and adds the activations' -8 * sum correction.
+//
+//  * matvec (decode): straight from the GGUF layout, one row at a time, up
+//    to kMaxMatVecRows activation rows per pass over the weights.
+//  * gemm (prefill): panels of 16 repacked weight rows reused across all
+//    activation rows; in cpu_ops_avx2_gemm.cc, which describes the layout.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu_ops_avx2_gemm.h"
 #include "kernels/cpu_ops_kernels.h"
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define TESSERA_AVX2_KERNELS 1
-// GCC 12 warns falsely about _mm512_undefined_*() inside the intrinsics
-// headers (GCC bug 105593); the suppression covers those headers only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-#endif
+#include "kernels/x86_intrinsics.h"
 
 namespace tessera::kernels {
 
-#if TESSERA_AVX2_KERNELS
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+#if TESSERA_X86_KERNELS
+TESSERA_TARGET_PUSH("avx2,fma,f16c")
 
 namespace {
 
@@ -227,22 +211,18 @@ const CpuKernels kAvx2Kernels = {
     .q8_0_offset = 0,
     .q4_0_offset = 8,
     .quant_matvec = QuantMatVec,
-    .quant_gemm = nullptr,
-    .gemm_scratch_bytes = nullptr,
+    .quant_gemm = avx2::QuantGemm,
+    .gemm_scratch_bytes = avx2::GemmScratchBytes,
     .float_matmul = FloatMatMul,
 };
 
 }  // namespace
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+TESSERA_TARGET_POP()
 
 const CpuKernels* Avx2Kernels() { return &kAvx2Kernels; }
 #else
 const CpuKernels* Avx2Kernels() { return nullptr; }
-#endif  // TESSERA_AVX2_KERNELS
+#endif  // TESSERA_X86_KERNELS
 
 }  // namespace tessera::kernels

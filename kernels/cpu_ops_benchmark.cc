@@ -2,7 +2,9 @@
 // shapes are tinyllama-1.1b's FFN (2048 -> 5632 and back). Decode matvecs
 // cycle over more weight bytes than the last-level cache holds and report
 // bytes/s, to be compared with BM_MemoryRead at the same thread count;
-// prefill gemms report tokens/s (items) for a 128-row batch.
+// prefill gemms report tokens/s (items) for a 128-row batch, per ISA
+// (isa: CpuIsa value, 5 = best, 1 = avx2) and, for AVX2, also through the
+// matvec fallback (gemm:0) that ran before it had a gemm kernel.
 //
 //   build-cpu/kernels/tessera_kernels_benchmark --benchmark_filter=MatVec
 #include <cstdint>
@@ -14,6 +16,7 @@
 #include "benchmark/benchmark.h"
 #include "kernels/cpu_kv_cache.h"
 #include "kernels/cpu_ops.h"
+#include "kernels/cpu_ops_buffer.h"
 #include "kernels/cpu_ops_kernels.h"
 #include "kernels/cpu_ops_matmul.h"
 #include "kernels/cpu_ops_quant.h"
@@ -102,13 +105,25 @@ void BM_MatVecKernelCached(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * m.refs[0].row_bytes * kRows);
 }
 
+CpuIsa IsaArg(int64_t v) { return static_cast<CpuIsa>(v); }
+
+// Prefill: a `rows`-row batch through MatMulRunner on `isa`, with its gemm
+// kernel (gemm = 1) or with the decode matvec over groups of kMaxMatVecRows
+// rows that the runner falls back to without one (gemm = 0).
 void BM_Gemm(benchmark::State& state) {
   const GgmlType format = FormatArg(state.range(0));
   const int threads = static_cast<int>(state.range(1));
   const int64_t rows = state.range(2);
+  const CpuIsa isa = IsaArg(state.range(3));
+  if (!IsaAvailable(isa)) {
+    state.SkipWithError("ISA not available on this machine");
+    return;
+  }
+  CpuKernels kernels = GetCpuKernels(isa);
+  if (state.range(4) == 0) kernels.quant_gemm = nullptr;
   Matrices m(format, kFfn, kDim, 1);
   ThreadPool pool(threads);
-  MatMulRunner runner(GetCpuKernels(CpuIsa::kBest), pool);
+  MatMulRunner runner(kernels, pool);
   const std::vector<float> x = RandomFloats(rows * kDim, 3);
   std::vector<float> y(rows * kFfn);
   for (auto _ : state) {
@@ -119,6 +134,37 @@ void BM_Gemm(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * rows);
   state.counters["GMAC/s"] = benchmark::Counter(
       static_cast<double>(state.iterations()) * rows * kDim * kFfn / 1e9,
+      benchmark::Counter::kIsRate);
+}
+
+// The gemm kernel alone, one thread, activations quantised once: 256
+// weight rows (in the L2 cache once repacked) x 128 activation rows.
+void BM_GemmKernel(benchmark::State& state) {
+  const GgmlType format = FormatArg(state.range(0));
+  const CpuIsa isa = IsaArg(state.range(1));
+  if (!IsaAvailable(isa) || GetCpuKernels(isa).quant_gemm == nullptr) {
+    state.SkipWithError("no gemm kernel for this ISA here");
+    return;
+  }
+  const CpuKernels& kernels = GetCpuKernels(isa);
+  constexpr int64_t kRows = 256, kBatch = 128;
+  Matrices m(format, kRows, kDim, 1);
+  const std::vector<float> x = RandomFloats(kBatch * kDim, 3);
+  QuantizedActivations q;
+  q.Quantize(
+      x.data(), kBatch, kDim, kDim,
+      format == GgmlType::kQ4_0 ? kernels.q4_0_offset : kernels.q8_0_offset,
+      false, nullptr);
+  AlignedBuffer scratch;
+  uint8_t* panel = scratch.Reserve(kernels.gemm_scratch_bytes(kDim));
+  std::vector<float> y(kBatch * kRows);
+  for (auto _ : state) {
+    kernels.quant_gemm(m.refs[0], 0, kRows, q.rows(), y.data(), kRows, false,
+                       panel);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * kBatch * kDim * kRows / 1e9,
       benchmark::Counter::kIsRate);
 }
 
@@ -204,10 +250,17 @@ BENCHMARK(BM_MatVecKernelCached)
     ->Arg(kQ4)
     ->Arg(kF16)
     ->ArgName("format");
+constexpr int64_t kBest = static_cast<int64_t>(CpuIsa::kBest);
+constexpr int64_t kAvx2 = static_cast<int64_t>(CpuIsa::kAvx2);
+
 BENCHMARK(BM_Gemm)
-    ->ArgsProduct({{kQ8, kQ4}, {1, 2}, {128}})
-    ->ArgNames({"format", "threads", "rows"})
+    ->ArgsProduct({{kQ8, kQ4}, {1, 2}, {128}, {kBest, kAvx2}, {1}})
+    ->ArgsProduct({{kQ8, kQ4}, {1, 2}, {128}, {kAvx2}, {0}})
+    ->ArgNames({"format", "threads", "rows", "isa", "gemm"})
     ->UseRealTime();
+BENCHMARK(BM_GemmKernel)
+    ->ArgsProduct({{kQ8, kQ4}, {kBest, kAvx2}})
+    ->ArgNames({"format", "isa"});
 BENCHMARK(BM_MemoryRead)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
 BENCHMARK(BM_QuantizeActivations)->Arg(1)->Arg(128);
 BENCHMARK(BM_RmsNorm);

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -100,6 +103,16 @@ class KernelTest : public ::testing::TestWithParam<CpuIsa> {
   bool Groups(GgmlType f) const {
     return f == GgmlType::kQ4_0 && kernels().q4_0_groups;
   }
+  // quant_gemm with a 64-byte aligned scratch panel.
+  void RunGemm(const MatrixRef& w, int64_t r0, int64_t r1,
+               const QuantizedRows& x, float* y, int64_t y_stride,
+               bool accumulate) const {
+    std::vector<uint8_t> scratch(kernels().gemm_scratch_bytes(w.cols) + 64);
+    uint8_t* panel =
+        scratch.data() +
+        (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+    kernels().quant_gemm(w, r0, r1, x, y, y_stride, accumulate, panel);
+  }
 };
 
 TEST_P(KernelTest, QuantMatVecIsExactForQuantisedActivations) {
@@ -123,29 +136,150 @@ TEST_P(KernelTest, QuantMatVecIsExactForQuantisedActivations) {
   }
 }
 
+// Activation-row counts that reach every tail of the gemm kernels' register
+// tiles (up to 8 rows) and several whole tiles.
+const int64_t kGemmBatchRows[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 20, 37, 128};
+
+struct AlignedDelete {
+  void operator()(uint8_t* p) const {
+    ::operator delete[](p, std::align_val_t{64});
+  }
+};
+
+// Weights straight from a memory map start wherever the file puts them:
+// every row offset within a cache line (even and odd), row lengths with and
+// without whole 4-block groups, and rows that end at the very end of their
+// allocation (so reads past a row would be caught by sanitizers).
+TEST_P(KernelTest, QuantMatVecReadsRowsAtAnyAlignment) {
+  for (GgmlType format : {GgmlType::kQ8_0, GgmlType::kQ4_0}) {
+    for (int64_t cols : {32, 288, 896, 1056, 5632}) {
+      const int64_t rows = 5;
+      TestMatrix w(format, rows, cols, 4);
+      const int64_t bytes = w.ref.row_bytes * rows;
+      for (int64_t shift : {0, 2, 8, 30, 32, 33, 62}) {
+        // A 64-byte aligned allocation that ends where the last row ends.
+        std::unique_ptr<uint8_t[], AlignedDelete> buffer(
+            new (std::align_val_t{64}) uint8_t[shift + bytes]);
+        uint8_t* base = buffer.get() + shift;
+        std::memcpy(base, w.bytes.data(), bytes);
+        MatrixRef ref = w.ref;
+        ref.data = base;
+        const int64_t n = 1 + cols % 4;
+        const std::vector<float> x = Random(n * cols, 6);
+        QuantizedActivations q;
+        q.Quantize(x.data(), n, cols, cols, Offset(format), Groups(format),
+                   nullptr);
+        std::vector<float> y(n * rows, 0.0f);
+        kernels().quant_matvec(ref, 0, rows, q.rows(), y.data(), rows, false);
+        ExpectClose(
+            y, Product(w.values, Dequantized(q.rows()), rows, cols, n), 1e-5,
+            absl::StrCat(TypeName(format), " cols ", cols, " shift ", shift));
+      }
+    }
+  }
+}
+
 TEST_P(KernelTest, QuantGemmMatchesExactProducts) {
   if (kernels().quant_gemm == nullptr) GTEST_SKIP() << "no gemm kernel";
   for (GgmlType format : {GgmlType::kQ8_0, GgmlType::kQ4_0}) {
-    for (int64_t cols : {32, 160}) {
-      TestMatrix w(format, 45, cols, 3);
-      for (int64_t n : {1, 5, 8, 13, 20}) {
+    for (int64_t cols : {32, 160, 2048}) {
+      TestMatrix w(format, 45, cols, 3);  // two whole panels and 13 rows
+      for (int64_t n : kGemmBatchRows) {
         const std::vector<float> x = Random(n * cols, 4);
         QuantizedActivations q;
         q.Quantize(x.data(), n, cols, cols, Offset(format), false, nullptr);
-        std::vector<uint8_t> scratch(kernels().gemm_scratch_bytes(cols) + 64);
-        uint8_t* panel =
-            scratch.data() +
-            (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
         std::vector<float> y(n * 45, 1.0f);
-        kernels().quant_gemm(w.ref, 0, 32, q.rows(), y.data(), 45, false,
-                             panel);
-        kernels().quant_gemm(w.ref, 32, 45, q.rows(), y.data(), 45, false,
-                             panel);
+        // Two ranges, to check that r0/r1 are honoured.
+        RunGemm(w.ref, 0, 32, q.rows(), y.data(), 45, false);
+        RunGemm(w.ref, 32, 45, q.rows(), y.data(), 45, false);
         ExpectClose(y, Product(w.values, Dequantized(q.rows()), 45, cols, n),
                     1e-5,
                     absl::StrCat(TypeName(format), " cols ", cols, " n ", n));
       }
     }
+  }
+}
+
+TEST_P(KernelTest, QuantGemmAccumulatesAndLeavesStridePaddingAlone) {
+  if (kernels().quant_gemm == nullptr) GTEST_SKIP() << "no gemm kernel";
+  const int64_t rows = 21, stride = 30, cols = 96;  // a 5-row panel tail
+  for (GgmlType format : {GgmlType::kQ8_0, GgmlType::kQ4_0}) {
+    TestMatrix w(format, rows, cols, 18);
+    for (bool accumulate : {false, true}) {
+      for (int64_t n : kGemmBatchRows) {
+        const std::vector<float> x = Random(n * cols, 19);
+        QuantizedActivations q;
+        q.Quantize(x.data(), n, cols, cols, Offset(format), false, nullptr);
+        std::vector<float> y(n * stride);
+        for (size_t i = 0; i < y.size(); ++i) y[i] = 0.25f * (i % 7);
+        const std::vector<float> before = y;
+        RunGemm(w.ref, 0, rows, q.rows(), y.data(), stride, accumulate);
+        const std::vector<double> product =
+            Product(w.values, Dequantized(q.rows()), rows, cols, n);
+        std::vector<double> want(before.begin(), before.end());
+        for (int64_t i = 0; i < n; ++i) {
+          for (int64_t r = 0; r < rows; ++r) {
+            double& v = want[i * stride + r];
+            v = (accumulate ? v : 0.0) + product[i * rows + r];
+          }
+        }
+        ExpectClose(y, want, 1e-5,
+                    absl::StrCat(TypeName(format), " accumulate ", accumulate,
+                                 " n ", n));
+      }
+    }
+  }
+}
+
+// Weights and activations at the ends of their ranges, where 16-bit
+// intermediate sums (vpmaddubsw pairs, Q4_0 sums over a block) are closest
+// to saturating: Q8_0 |w| = 127 and Q4_0 nibbles 0 / 15, against
+// activations of +-127.
+TEST_P(KernelTest, QuantKernelsAreExactAtExtremeValues) {
+  const int64_t rows = 19, cols = 128;
+  for (GgmlType format : {GgmlType::kQ8_0, GgmlType::kQ4_0}) {
+    const bool q4 = format == GgmlType::kQ4_0;
+    const int64_t block_bytes = q4 ? 18 : 34;
+    std::vector<uint8_t> bytes(rows * cols / 32 * block_bytes);
+    for (int64_t b = 0; b < rows * cols / 32; ++b) {
+      uint8_t* blk = bytes.data() + b * block_bytes;
+      const uint16_t d = simd::FloatToHalf(0.01f * (1 + b % 3));
+      std::memcpy(blk, &d, 2);
+      // Whole blocks of one extreme, alternating by block and row.
+      const bool high = (b + b / (cols / 32)) % 2 == 0;
+      for (int64_t k = 2; k < block_bytes; ++k) {
+        blk[k] = q4 ? (high ? 0xff : 0x00) : (high ? 127 : 0x81);  // -127
+      }
+    }
+    std::vector<float> values(rows * cols);
+    ASSERT_TRUE(
+        model::Dequantize(format, bytes.data(), values.data(), rows * cols)
+            .ok());
+    const MatrixRef w{format, rows, cols, cols / 32 * block_bytes,
+                      bytes.data()};
+    const int64_t n = 11;
+    std::vector<float> x(n * cols);
+    for (int64_t i = 0; i < n * cols; ++i) {
+      x[i] = (i / 32 + i / cols) % 2 == 0 ? 1.0f : -1.0f;  // q = +-127
+    }
+    QuantizedActivations q;
+    q.Quantize(x.data(), n, cols, cols, Offset(format), false, nullptr);
+    const std::vector<double> want =
+        Product(values, Dequantized(q.rows()), rows, cols, n);
+    if (kernels().quant_gemm != nullptr) {
+      std::vector<float> y(n * rows, 0.0f);
+      RunGemm(w, 0, rows, q.rows(), y.data(), rows, false);
+      ExpectClose(y, want, 1e-5, absl::StrCat(TypeName(format), " gemm"));
+    }
+    QuantizedActivations decode;
+    decode.Quantize(x.data(), kMaxMatVecRows, cols, cols, Offset(format),
+                    Groups(format), nullptr);
+    std::vector<float> y(kMaxMatVecRows * rows, 0.0f);
+    kernels().quant_matvec(w, 0, rows, decode.rows(), y.data(), rows, false);
+    ExpectClose(
+        y,
+        std::vector<double>(want.begin(), want.begin() + kMaxMatVecRows * rows),
+        1e-5, absl::StrCat(TypeName(format), " matvec"));
   }
 }
 
