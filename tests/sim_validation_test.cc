@@ -5,9 +5,11 @@
 //
 // The emulated compute of each stage is calibrated on this host first (an
 // unslowed run gives each stage's real compute per token, emulated runs
-// refine it; the slowdown then makes it the simulator's stage time), so what is validated is the
-// simulator's pipeline: stage order, link serialisation, latency and jitter,
-// the token's way back to the first stage, and the runtime's own overheads.
+// refine it; the slowdown then makes it the simulator's stage time), so what is
+// validated is the simulator's pipeline: stage order, link serialisation,
+// latency and jitter, the token's way back to the first stage, and the
+// runtime's own overheads.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -42,10 +44,11 @@ constexpr char kPrompt[] = "Once upon a time";
 constexpr int kTokens = 40;
 
 std::string Device(const std::string& name, double bytes_per_s) {
-  return absl::StrCat(
-      "devices { name: '", name, "' backend: 'cpu' memory_budget_bytes: ",
-      1LL << 30, " step_overhead_ms: 0.5 perf { format: TENSOR_FORMAT_F32 "
-      "decode_bytes_per_s: ", bytes_per_s, " prefill_flop_per_s: 1e9 } }\n");
+  return absl::StrCat("devices { name: '", name,
+                      "' backend: 'cpu' memory_budget_bytes: ", 1LL << 30,
+                      " step_overhead_ms: 0.5 perf { format: TENSOR_FORMAT_F32 "
+                      "decode_bytes_per_s: ",
+                      bytes_per_s, " prefill_flop_per_s: 1e9 } }\n");
 }
 
 class SimValidationTest : public ::testing::Test {
@@ -105,8 +108,10 @@ class SimValidationTest : public ::testing::Test {
     opt.prompt_tokens = prompt_tokens;
     opt.gen_tokens = kTokens;
     opt.activation_bytes_per_token =
-        p.costs.activation_bytes_per_token[static_cast<int>(pt::ActivationCodec::kF32)];
-    auto result = sim::Simulate(*costs, sim::PipelineLinks(cluster, stages), opt);
+        p.costs.activation_bytes_per_token[static_cast<int>(
+            pt::ActivationCodec::kF32)];
+    auto result =
+        sim::Simulate(*costs, sim::PipelineLinks(cluster, stages), opt);
     EXPECT_TRUE(result.ok()) << result.status();
     return *result;
   }
@@ -120,7 +125,8 @@ class SimValidationTest : public ::testing::Test {
     if (!absl::StartsWith(plan->planner(), "even") ||
         plan->stages_size() != o.workers) {
       return absl::FailedPreconditionError(
-          "the coordinator did not split the layers evenly over every worker: " +
+          "the coordinator did not split the layers evenly over every "
+          "worker: " +
           sim::FormatPlan(*plan, {}));
     }
     coordinator::BenchClient client((*cluster)->coordinator_address(), "",
@@ -152,13 +158,14 @@ class SimValidationTest : public ::testing::Test {
     // (cold caches, clocks), and a shared host is noisy: the slowdowns are
     // refined until every emulated stage is within 5% of its device's time.
     absl::StatusOr<coordinator::GenerateResult> emulated;
+    LocalClusterOptions calibrated_options;
     for (int round = 0; round < 6; ++round) {
-      LocalClusterOptions o = Options(n);
+      calibrated_options = Options(n);
       for (int i = 0; i < n; ++i) {
         (*emulation)[i].slowdown = std::max(1.0, slowdown[i]);
-        o.per_worker_flags.push_back((*emulation)[i].Flags());
+        calibrated_options.per_worker_flags.push_back((*emulation)[i].Flags());
       }
-      emulated = Measure(o);
+      emulated = Measure(calibrated_options);
       ASSERT_TRUE(emulated.ok()) << emulated.status();
       bool calibrated = true;
       for (int i = 0; i < n; ++i) {
@@ -172,13 +179,23 @@ class SimValidationTest : public ::testing::Test {
     for (int i = 0; i < n; ++i) {
       std::cerr << "stage " << i << ": simulated " << stage_ms[i]
                 << " ms, host " << plain->stages[i].compute_ms_per_token()
-                << " ms, emulated " << emulated->stages[i].compute_ms_per_token()
-                << " ms\n";
+                << " ms, emulated "
+                << emulated->stages[i].compute_ms_per_token() << " ms\n";
     }
-    const double error = emulated->decode_tok_s / predicted.decode_tokens_per_s - 1;
+    // The emulated rate is the median of three runs of the calibrated
+    // cluster: one run on a shared host can meet a noisy second.
+    std::vector<double> rates = {emulated->decode_tok_s};
+    for (int run = 0; run < 2; ++run) {
+      auto again = Measure(calibrated_options);
+      ASSERT_TRUE(again.ok()) << again.status();
+      rates.push_back(again->decode_tok_s);
+    }
+    std::sort(rates.begin(), rates.end());
+    const double rate = rates[1];
+    const double error = rate / predicted.decode_tokens_per_s - 1;
     std::cerr << "decode tok/s: simulated " << predicted.decode_tokens_per_s
-              << ", emulated " << emulated->decode_tok_s << " ("
-              << 100 * error << "%)\n";
+              << ", emulated " << rate << " (median of " << rates[0] << ", "
+              << rates[1] << ", " << rates[2] << "; " << 100 * error << "%)\n";
     EXPECT_LT(std::fabs(error), 0.15);
   }
 
