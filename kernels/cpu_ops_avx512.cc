@@ -9,10 +9,10 @@
 //  * matvec (decode, memory bound): straight from the GGUF layout, one row
 //    at a time so the weights are a single sequential stream, prefetched
 //    kPrefetchBytes ahead; per-block scales applied in float lanes. Q8_0
-//    takes two blocks per 512-bit step; Q4_0 four (MatVecGroup, with the
-//    activations in QuantizedRows' nibble-group layout), which halves its
-//    per-byte arithmetic: at two blocks per step Q4_0 was compute bound
-//    below the memory bandwidth of one core.
+//    takes two blocks per 512-bit step. Q4_0 reads each row as a plain
+//    stream of aligned 64-byte vectors against activations in
+//    QuantizedRows' stream layout (cpu_ops_avx512_q4.cc); two blocks per
+//    step remain for activations without that layout.
 //  * gemm (prefill, compute bound): cpu_ops_avx512_gemm.cc.
 #include "kernels/cpu_ops_avx512.h"
 
@@ -110,49 +110,6 @@ inline void MatVecPair(const uint8_t* row, int64_t b, const QuantizedRows& x,
   }
 }
 
-// Decode, Q4_0: group g, blocks 4g..4g+3 (72 bytes), against NA
-// activation rows in the nibble-group layout. One 64-byte and one 8-byte
-// load cover the group; a word permute gathers its 64 quant bytes so that
-// 128-bit lane k holds block k's bytes, whose low nibbles (values 0..15)
-// and high nibbles (values 16..31) meet the matching group_qs halves in
-// two vpdpbusd. Each 32-bit lane then sums values of one block, so a second
-// permute of the same load gives the 16 lanes' weight scales.
-template <int NA>
-inline void MatVecGroup(const uint8_t* row, int64_t g, const QuantizedRows& x,
-                        __m512 (&acc)[NA]) {
-  const uint8_t* blk = row + g * 4 * kQ4_0Bytes;
-  _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchBytes),
-               _MM_HINT_T0);
-  _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchBytes + 71),
-               _MM_HINT_T0);
-  // Word i of block k's quants is word 9k + 1 + i of the group (index 32+
-  // selects the second source, the group's bytes 64..71).
-  const __m512i quant_words = _mm512_set_epi16(
-      35, 34, 33, 32, 31, 30, 29, 28, 26, 25, 24, 23, 22, 21, 20, 19,  //
-      17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
-  const __m512i scale_words =
-      _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  //
-                       27, 27, 27, 27, 18, 18, 18, 18, 9, 9, 9, 9, 0, 0, 0, 0);
-  const __m512i head = _mm512_loadu_si512(blk);
-  const __m512i tail = _mm512_castsi128_si512(
-      _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + 64)));
-  const __m512i v = _mm512_permutex2var_epi16(head, quant_words, tail);
-  const __m512i nibble = _mm512_set1_epi8(0x0f);
-  const __m512i lo = _mm512_and_si512(v, nibble);
-  const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
-  const __m512 dw = _mm512_cvtph_ps(
-      _mm512_castsi512_si256(_mm512_permutexvar_epi16(scale_words, head)));
-  for (int n = 0; n < NA; ++n) {
-    const int8_t* a = x.group_qs + (n * x.groups + g) * 128;
-    __m512i dot = _mm512_loadu_si512(x.group_corr + (n * x.groups + g) * 16);
-    dot = _mm512_dpbusd_epi32(dot, lo, _mm512_loadu_si512(a));
-    dot = _mm512_dpbusd_epi32(dot, hi, _mm512_loadu_si512(a + 64));
-    const __m512 s = _mm512_mul_ps(
-        dw, _mm512_loadu_ps(x.group_scales + (n * x.groups + g) * 16));
-    acc[n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc[n]);
-  }
-}
-
 // An odd last block, in 256-bit halves.
 template <bool kQ4, int NA>
 inline void MatVecLastBlock(const uint8_t* row, int64_t b,
@@ -189,17 +146,6 @@ void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
     __m512 even[NA], odd[NA];
     for (int n = 0; n < NA; ++n) even[n] = odd[n] = _mm512_setzero_ps();
     int64_t b = 0;
-    if constexpr (kQ4) {
-      if (x.group_qs != nullptr) {
-        int64_t g = 0;
-        for (; g + 2 <= x.groups; g += 2) {
-          MatVecGroup<NA>(row, g, x, even);
-          MatVecGroup<NA>(row, g + 1, x, odd);
-        }
-        if (g < x.groups) MatVecGroup<NA>(row, g, x, even);
-        b = 4 * x.groups;
-      }
-    }
     for (; b + 4 <= nb; b += 4) {
       MatVecPair<kQ4, NA>(row, b, x, even);
       MatVecPair<kQ4, NA>(row, b + 2, x, odd);
@@ -236,7 +182,12 @@ void MatVecFormat(const MatrixRef& w, int64_t r0, int64_t r1,
 void QuantMatVec(const MatrixRef& w, int64_t r0, int64_t r1,
                  const QuantizedRows& x, float* y, int64_t y_stride,
                  bool accumulate) {
-  if (w.format == GgmlType::kQ4_0) {
+  // Q4_0 rows are 18 x blocks bytes, so all of a matrix's rows start at
+  // even addresses or all at odd ones; the stream kernel takes even ones.
+  if (w.format == GgmlType::kQ4_0 && x.stream != nullptr &&
+      reinterpret_cast<uintptr_t>(w.data) % 2 == 0) {
+    Avx512Q4StreamMatVec(w, r0, r1, x, y, y_stride, accumulate);
+  } else if (w.format == GgmlType::kQ4_0) {
     MatVecFormat<true>(w, r0, r1, x, y, y_stride, accumulate);
   } else {
     MatVecFormat<false>(w, r0, r1, x, y, y_stride, accumulate);
@@ -360,7 +311,7 @@ const CpuKernels kAvx512Kernels = {
     .quant_gemm = Avx512QuantGemm,
     .gemm_scratch_bytes = Avx512GemmScratchBytes,
     .float_matmul = FloatMatMul,
-    .q4_0_groups = true,
+    .q4_0_stream = true,
 };
 
 }  // namespace

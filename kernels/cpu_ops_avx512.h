@@ -1,7 +1,8 @@
 // Internal to the AVX-512 VNNI kernel table (cpu_ops_avx512*.cc): the
-// prefill gemm, which lives in its own file. Contracts as CpuKernels'
-// quant_gemm and gemm_scratch_bytes (cpu_ops_kernels.h). Only callable on
-// CPUs with AVX-512 F/BW/VL/DQ and VNNI.
+// prefill gemm and the Q4_0 stream decode kernel, which live in their own
+// files. Contracts as CpuKernels' quant_gemm, gemm_scratch_bytes and
+// quant_matvec (cpu_ops_kernels.h). Only callable on CPUs with AVX-512
+// F/BW/VL/DQ and VNNI.
 #ifndef TESSERA_KERNELS_CPU_OPS_AVX512_H_
 #define TESSERA_KERNELS_CPU_OPS_AVX512_H_
 
@@ -15,6 +16,12 @@ void Avx512QuantGemm(const MatrixRef& w, int64_t r0, int64_t r1,
                      const QuantizedRows& x, float* y, int64_t y_stride,
                      bool accumulate, uint8_t* scratch);
 int64_t Avx512GemmScratchBytes(int64_t cols);
+
+// quant_matvec for Q4_0 weights whose rows start at even addresses, with
+// `x` in the stream layout (x.stream != nullptr) and the table's offset 8.
+void Avx512Q4StreamMatVec(const MatrixRef& w, int64_t r0, int64_t r1,
+                          const QuantizedRows& x, float* y, int64_t y_stride,
+                          bool accumulate);
 
 }  // namespace tessera::kernels
 

@@ -91,7 +91,7 @@ void BM_MatVecKernelCached(benchmark::State& state) {
   q.Quantize(
       x.data(), 1, kDim, kDim,
       format == GgmlType::kQ4_0 ? kernels.q4_0_offset : kernels.q8_0_offset,
-      format == GgmlType::kQ4_0 && kernels.q4_0_groups, nullptr);
+      format == GgmlType::kQ4_0 && kernels.q4_0_stream, nullptr);
   for (auto _ : state) {
     if (format == GgmlType::kF16) {
       kernels.float_matmul(m.refs[0], 0, kRows, x.data(), 1, kDim, y.data(),

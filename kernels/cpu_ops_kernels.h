@@ -60,21 +60,24 @@ struct QuantizedRows {
   const float* scales = nullptr;
   const int32_t* block_corr = nullptr;
   const int32_t* quad_corr = nullptr;
-  // Optional nibble-group layout (QuantizedActivations fills it on request,
-  // else the pointers are null) for kernels that unpack 4 Q4_0 blocks (128
-  // values) per step, a group g being blocks 4g..4g+3:
-  //   group_qs:     64 bytes of values 0..15 of each block (block-major),
-  //                 then 64 bytes of values 16..31 of each block;
-  //   group_corr:   16 int32, lane i = -offset * (sum of values
-  //                 4(i%4)..4(i%4)+3 and 16+4(i%4)..16+4(i%4)+3 of block
-  //                 4g + i/4);
-  //   group_scales: 16 floats, lane i = the scale of block 4g + i/4.
-  // Rows are groups * 128 bytes / groups * 16 values apart. The last
-  // blocks % 4 blocks have no group and use the plain layout.
-  int64_t groups = 0;  // blocks / 4
-  const int8_t* group_qs = nullptr;
-  const int32_t* group_corr = nullptr;
-  const float* group_scales = nullptr;
+  // Optional Q4_0 stream layout (QuantizedActivations fills it on request,
+  // else `stream` is null) for kernels that read a Q4_0 weight row as a
+  // plain stream of 64-byte vectors. In a row's byte stream (18-byte blocks:
+  // fp16 scale, then 16 bytes holding values j and 16 + j in the low and
+  // high nibble of byte j) every 4-byte lane holds bytes of one block only,
+  // so activations can be laid out to meet the weight bytes where they lie.
+  // A superblock is 32 blocks = 576 bytes = 9 vectors; per superblock s of
+  // an activation row, kQ4StreamBytes bytes (offsets kQ4Stream*):
+  //   lo[576]:    at stream byte p = 18b + 2 + j (block 32s + b, j < 16),
+  //               value j of that block; 0 at the scale bytes;
+  //   hi[576]:    the same with value 16 + j;
+  //   corr[144]:  int32, lane i = -offset * (sum of lo and hi at bytes
+  //               4i..4i+3);
+  //   scale[144]: float, lane i = the scale of the block holding byte 4i.
+  // Bytes, lanes and scales past the row's last block are 0. Activation
+  // rows are `supers` superblocks apart (supers = ceil(blocks / 32)).
+  int64_t supers = 0;
+  const uint8_t* stream = nullptr;
 };
 
 // Output convention of every kernel: for weight rows r in [r0, r1) and
@@ -103,13 +106,23 @@ struct CpuKernels {
   void (*float_matmul)(const MatrixRef& w, int64_t r0, int64_t r1,
                        const float* x, int64_t n, int64_t x_stride, float* y,
                        int64_t y_stride, bool accumulate);
-  // Whether quant_matvec wants the nibble-group layout for Q4_0 (it still
-  // accepts rows without it).
-  bool q4_0_groups = false;
+  // Whether quant_matvec wants the stream layout for Q4_0 (it still accepts
+  // rows without it).
+  bool q4_0_stream = false;
 };
 
 inline constexpr int64_t kMaxMatVecRows = 4;
 inline constexpr int64_t kGemmPanelRows = 16;
+// The Q4_0 stream layout of QuantizedRows (see there): blocks and weight
+// bytes per superblock, the offsets of an activation superblock's parts,
+// and its size (a multiple of 64).
+inline constexpr int64_t kQ4StreamBlocks = 32;
+inline constexpr int64_t kQ4StreamWeightBytes = 576;
+inline constexpr int64_t kQ4StreamLo = 0;
+inline constexpr int64_t kQ4StreamHi = 576;
+inline constexpr int64_t kQ4StreamCorr = 1152;
+inline constexpr int64_t kQ4StreamScale = 1728;
+inline constexpr int64_t kQ4StreamBytes = 2304;
 
 // The kernel table of `isa` (kBest: DetectBestIsa()).
 // REQUIRES: IsaAvailable(isa).

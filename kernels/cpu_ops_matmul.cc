@@ -29,11 +29,7 @@ QuantizedRows SliceRows(const QuantizedRows& q, int64_t n0, int64_t rows) {
   s.scales += n0 * q.blocks;
   s.block_corr += n0 * q.blocks;
   s.quad_corr += n0 * (q.cols / 4);
-  if (q.group_qs != nullptr) {
-    s.group_qs += n0 * q.groups * 128;
-    s.group_corr += n0 * q.groups * 16;
-    s.group_scales += n0 * q.groups * 16;
-  }
+  if (q.stream != nullptr) s.stream += n0 * q.supers * kQ4StreamBytes;
   return s;
 }
 
@@ -108,11 +104,11 @@ void MatMulRunner::Run(absl::Span<const MatMulJob> jobs, const float* x,
   const bool gemm = kernels_.quant_gemm != nullptr && n >= kGemmMinRows;
   if (need_q8) {
     q8_0_rows_.Quantize(x, n, cols, x_stride, kernels_.q8_0_offset,
-                        /*groups=*/false, &pool_);
+                        /*stream=*/false, &pool_);
   }
   if (need_q4) {
     q4_0_rows_.Quantize(x, n, cols, x_stride, kernels_.q4_0_offset,
-                        kernels_.q4_0_groups && !gemm, &pool_);
+                        kernels_.q4_0_stream && !gemm, &pool_);
   }
   PlanItems(jobs, gemm);
   pool_.ParallelFor(static_cast<int64_t>(items_.size()), 1,

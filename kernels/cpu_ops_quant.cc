@@ -56,64 +56,68 @@ void QuantizeRow(const float* x, int64_t cols, int32_t offset, int8_t* qs,
   }
 }
 
-void GroupRow(const int8_t* qs, const float* scales, int64_t blocks,
-              int32_t offset, int8_t* group_qs, int32_t* group_corr,
-              float* group_scales) {
-  for (int64_t g = 0; g < blocks / 4; ++g) {
-    int8_t* lo = group_qs + g * 128;
-    for (int64_t k = 0; k < 4; ++k) {
-      const int8_t* q = qs + (4 * g + k) * kBlock;
-      std::memcpy(lo + 16 * k, q, 16);
-      std::memcpy(lo + 64 + 16 * k, q + 16, 16);
-      for (int64_t j = 0; j < 4; ++j) {
-        int32_t sum = 0;
-        for (int64_t t = 0; t < 4; ++t) sum += q[4 * j + t] + q[16 + 4 * j + t];
-        group_corr[g * 16 + 4 * k + j] = -offset * sum;
-        group_scales[g * 16 + 4 * k + j] = scales[4 * g + k];
-      }
+void StreamRow(const int8_t* qs, const float* scales, int64_t blocks,
+               int32_t offset, uint8_t* stream) {
+  constexpr int64_t kBlockBytes = 18;  // Q4_0: fp16 scale + 16 bytes
+  const int64_t supers = (blocks + kQ4StreamBlocks - 1) / kQ4StreamBlocks;
+  std::memset(stream, 0, supers * kQ4StreamBytes);
+  for (int64_t s = 0; s < supers; ++s) {
+    uint8_t* out = stream + s * kQ4StreamBytes;
+    auto* lo = reinterpret_cast<int8_t*>(out + kQ4StreamLo);
+    auto* hi = reinterpret_cast<int8_t*>(out + kQ4StreamHi);
+    auto* corr = reinterpret_cast<int32_t*>(out + kQ4StreamCorr);
+    auto* scale = reinterpret_cast<float*>(out + kQ4StreamScale);
+    const int64_t count =
+        std::min(kQ4StreamBlocks, blocks - s * kQ4StreamBlocks);
+    for (int64_t b = 0; b < count; ++b) {
+      const int8_t* q = qs + (s * kQ4StreamBlocks + b) * kBlock;
+      std::memcpy(lo + b * kBlockBytes + 2, q, 16);
+      std::memcpy(hi + b * kBlockBytes + 2, q + 16, 16);
+    }
+    for (int64_t lane = 0; lane * 4 < count * kBlockBytes; ++lane) {
+      int32_t sum = 0;
+      for (int64_t t = 0; t < 4; ++t)
+        sum += lo[4 * lane + t] + hi[4 * lane + t];
+      corr[lane] = -offset * sum;
+      scale[lane] = scales[s * kQ4StreamBlocks + 4 * lane / kBlockBytes];
     }
   }
 }
 
 void QuantizedActivations::Quantize(const float* x, int64_t n, int64_t cols,
                                     int64_t x_stride, int32_t offset,
-                                    bool groups, ThreadPool* pool) {
+                                    bool stream, ThreadPool* pool) {
   const int64_t blocks = cols / kBlock;
-  const int64_t ng = groups ? blocks / 4 : 0;
+  const int64_t supers =
+      stream ? (blocks + kQ4StreamBlocks - 1) / kQ4StreamBlocks : 0;
   auto round = [](int64_t bytes) { return (bytes + 63) & ~int64_t{63}; };
-  // Layout: qs | scales | block_corr | quad_corr | group_qs | group_corr |
-  // group_scales, each 64-byte aligned.
+  // Layout: qs | scales | block_corr | quad_corr | stream, each 64-byte
+  // aligned.
   const int64_t qs_bytes = round(n * cols);
   const int64_t block_bytes = round(n * blocks * 4);
   const int64_t quad_bytes = round(n * cols);
-  const int64_t group_bytes = round(n * ng * 128);
-  const int64_t lane_bytes = round(n * ng * 64);
-  uint8_t* base = storage_.Reserve(qs_bytes + 2 * block_bytes + quad_bytes +
-                                   group_bytes + 2 * lane_bytes);
+  const int64_t stream_bytes = n * supers * kQ4StreamBytes;
+  uint8_t* base =
+      storage_.Reserve(qs_bytes + 2 * block_bytes + quad_bytes + stream_bytes);
   auto* qs = reinterpret_cast<int8_t*>(base);
   auto* scales = reinterpret_cast<float*>(base += qs_bytes);
   auto* block_corr = reinterpret_cast<int32_t*>(base += block_bytes);
   auto* quad_corr = reinterpret_cast<int32_t*>(base += block_bytes);
-  auto* group_qs = reinterpret_cast<int8_t*>(base += quad_bytes);
-  auto* group_corr = reinterpret_cast<int32_t*>(base += group_bytes);
-  auto* group_scales = reinterpret_cast<float*>(base += lane_bytes);
+  uint8_t* stream_data = base += quad_bytes;
   rows_ =
       QuantizedRows{n, cols, blocks, offset, qs, scales, block_corr, quad_corr};
-  if (ng > 0) {
-    rows_.groups = ng;
-    rows_.group_qs = group_qs;
-    rows_.group_corr = group_corr;
-    rows_.group_scales = group_scales;
+  if (supers > 0) {
+    rows_.supers = supers;
+    rows_.stream = stream_data;
   }
   auto rows = [&](int64_t begin, int64_t end, int) {
     for (int64_t r = begin; r < end; ++r) {
       QuantizeRow(x + r * x_stride, cols, offset, qs + r * cols,
                   scales + r * blocks, block_corr + r * blocks,
                   quad_corr + r * (cols / 4));
-      if (ng > 0) {
-        GroupRow(qs + r * cols, scales + r * blocks, blocks, offset,
-                 group_qs + r * ng * 128, group_corr + r * ng * 16,
-                 group_scales + r * ng * 16);
+      if (supers > 0) {
+        StreamRow(qs + r * cols, scales + r * blocks, blocks, offset,
+                  stream_data + r * supers * kQ4StreamBytes);
       }
     }
   };

@@ -19,21 +19,20 @@ void QuantizeRow(const float* x, int64_t cols, int32_t offset, int8_t* qs,
                  float* scales, int32_t* block_corr, int32_t* quad_corr);
 
 // Rearranges one quantised row (qs and scales of `blocks` blocks, as
-// written by QuantizeRow with the same `offset`) into the nibble-group
-// layout of QuantizedRows for its blocks / 4 groups.
-// REQUIRES: outputs sized (blocks / 4) x 128 bytes / 16 / 16 values.
-void GroupRow(const int8_t* qs, const float* scales, int64_t blocks,
-              int32_t offset, int8_t* group_qs, int32_t* group_corr,
-              float* group_scales);
+// written by QuantizeRow with the same `offset`) into the Q4_0 stream
+// layout of QuantizedRows. REQUIRES: `stream` holds
+// ceil(blocks / kQ4StreamBlocks) * kQ4StreamBytes bytes, 4-byte aligned.
+void StreamRow(const int8_t* qs, const float* scales, int64_t blocks,
+               int32_t offset, uint8_t* stream);
 
 // Owns the storage of a QuantizedRows and fills it. Not thread-safe.
 class QuantizedActivations {
  public:
   // Quantises `n` rows of `cols` floats, `x_stride` floats apart, splitting
-  // rows across `pool` (may be null) when there are several; with `groups`
-  // also fills the nibble-group layout. REQUIRES: cols % 32 == 0.
+  // rows across `pool` (may be null) when there are several; with `stream`
+  // also fills the Q4_0 stream layout. REQUIRES: cols % 32 == 0.
   void Quantize(const float* x, int64_t n, int64_t cols, int64_t x_stride,
-                int32_t offset, bool groups, ThreadPool* pool);
+                int32_t offset, bool stream, ThreadPool* pool);
 
   const QuantizedRows& rows() const { return rows_; }
 

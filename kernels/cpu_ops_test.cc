@@ -100,8 +100,8 @@ class KernelTest : public ::testing::TestWithParam<CpuIsa> {
   int32_t Offset(GgmlType f) const {
     return f == GgmlType::kQ4_0 ? kernels().q4_0_offset : kernels().q8_0_offset;
   }
-  bool Groups(GgmlType f) const {
-    return f == GgmlType::kQ4_0 && kernels().q4_0_groups;
+  bool Stream(GgmlType f) const {
+    return f == GgmlType::kQ4_0 && kernels().q4_0_stream;
   }
   // quant_gemm with a 64-byte aligned scratch panel.
   void RunGemm(const MatrixRef& w, int64_t r0, int64_t r1,
@@ -122,7 +122,7 @@ TEST_P(KernelTest, QuantMatVecIsExactForQuantisedActivations) {
       for (int64_t n = 1; n <= kMaxMatVecRows; ++n) {
         const std::vector<float> x = Random(n * cols, 2);
         QuantizedActivations q;
-        q.Quantize(x.data(), n, cols, cols, Offset(format), Groups(format),
+        q.Quantize(x.data(), n, cols, cols, Offset(format), Stream(format),
                    nullptr);
         std::vector<float> y(n * 37, 0.0f);
         // Two ranges, to check that r0/r1 are honoured.
@@ -167,7 +167,7 @@ TEST_P(KernelTest, QuantMatVecReadsRowsAtAnyAlignment) {
         const int64_t n = 1 + cols % 4;
         const std::vector<float> x = Random(n * cols, 6);
         QuantizedActivations q;
-        q.Quantize(x.data(), n, cols, cols, Offset(format), Groups(format),
+        q.Quantize(x.data(), n, cols, cols, Offset(format), Stream(format),
                    nullptr);
         std::vector<float> y(n * rows, 0.0f);
         kernels().quant_matvec(ref, 0, rows, q.rows(), y.data(), rows, false);
@@ -273,7 +273,7 @@ TEST_P(KernelTest, QuantKernelsAreExactAtExtremeValues) {
     }
     QuantizedActivations decode;
     decode.Quantize(x.data(), kMaxMatVecRows, cols, cols, Offset(format),
-                    Groups(format), nullptr);
+                    Stream(format), nullptr);
     std::vector<float> y(kMaxMatVecRows * rows, 0.0f);
     kernels().quant_matvec(w, 0, rows, decode.rows(), y.data(), rows, false);
     ExpectClose(
@@ -361,34 +361,44 @@ TEST(QuantizeRowTest, BlocksScaleToTheirMaximumAndCarryCorrections) {
   EXPECT_EQ(q[0], 0);
 }
 
-TEST(QuantizedActivationsTest, NibbleGroupsRearrangeThePlainLayout) {
-  const int64_t cols = 288, n = 2;  // 9 blocks: 2 groups and a plain tail
+TEST(QuantizedActivationsTest, StreamLayoutMeetsTheQ4_0ByteStream) {
+  // 41 blocks: one whole superblock and one of 9 blocks.
+  const int64_t blocks = 41, cols = blocks * 32, n = 2;
   const std::vector<float> x = Random(n * cols, 17);
   QuantizedActivations q;
-  q.Quantize(x.data(), n, cols, cols, 8, /*groups=*/true, nullptr);
+  q.Quantize(x.data(), n, cols, cols, 8, /*stream=*/true, nullptr);
   const QuantizedRows& r = q.rows();
-  ASSERT_EQ(r.groups, 2);
+  ASSERT_EQ(r.supers, 2);
   for (int64_t row = 0; row < n; ++row) {
-    for (int64_t g = 0; g < r.groups; ++g) {
-      const int64_t at = row * r.groups + g;
-      for (int64_t lane = 0; lane < 16; ++lane) {
-        const int64_t block = 4 * g + lane / 4, quad = lane % 4;
-        const int8_t* plain = r.qs + row * cols + block * 32;
-        int32_t sum = 0;
-        for (int64_t t = 0; t < 4; ++t) {
-          EXPECT_EQ(r.group_qs[at * 128 + 4 * lane + t], plain[4 * quad + t]);
-          EXPECT_EQ(r.group_qs[at * 128 + 64 + 4 * lane + t],
-                    plain[16 + 4 * quad + t]);
-          sum += plain[4 * quad + t] + plain[16 + 4 * quad + t];
+    for (int64_t s = 0; s < r.supers; ++s) {
+      const uint8_t* sb = r.stream + (row * r.supers + s) * kQ4StreamBytes;
+      const auto* lo = reinterpret_cast<const int8_t*>(sb + kQ4StreamLo);
+      const auto* hi = reinterpret_cast<const int8_t*>(sb + kQ4StreamHi);
+      const auto* corr = reinterpret_cast<const int32_t*>(sb + kQ4StreamCorr);
+      const auto* scale = reinterpret_cast<const float*>(sb + kQ4StreamScale);
+      for (int64_t p = 0; p < kQ4StreamWeightBytes; ++p) {
+        const int64_t block = s * 32 + p / 18, j = p % 18 - 2;
+        int8_t want_lo = 0, want_hi = 0;
+        if (block < blocks && j >= 0) {
+          want_lo = r.qs[row * cols + block * 32 + j];
+          want_hi = r.qs[row * cols + block * 32 + 16 + j];
         }
-        EXPECT_EQ(r.group_corr[at * 16 + lane], -8 * sum);
-        EXPECT_EQ(r.group_scales[at * 16 + lane],
-                  r.scales[row * r.blocks + block]);
+        ASSERT_EQ(lo[p], want_lo) << "row " << row << " byte " << p;
+        ASSERT_EQ(hi[p], want_hi) << "row " << row << " byte " << p;
+      }
+      for (int64_t lane = 0; lane < kQ4StreamWeightBytes / 4; ++lane) {
+        int32_t sum = 0;
+        for (int64_t t = 0; t < 4; ++t)
+          sum += lo[4 * lane + t] + hi[4 * lane + t];
+        EXPECT_EQ(corr[lane], -8 * sum);
+        const int64_t block = s * 32 + 4 * lane / 18;
+        EXPECT_EQ(scale[lane],
+                  block < blocks ? r.scales[row * blocks + block] : 0.0f);
       }
     }
   }
-  q.Quantize(x.data(), n, cols, cols, 8, /*groups=*/false, nullptr);
-  EXPECT_EQ(q.rows().group_qs, nullptr);
+  q.Quantize(x.data(), n, cols, cols, 8, /*stream=*/false, nullptr);
+  EXPECT_EQ(q.rows().stream, nullptr);
 }
 
 TEST(CpuOpsTest, RmsNormMatchesReference) {

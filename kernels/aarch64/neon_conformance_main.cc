@@ -375,7 +375,7 @@ void RunQuantCase(const Weights& w, const std::vector<float>& x, int64_t n,
   auto run = [&](const CpuKernels& k, Range range, float* y, bool accumulate) {
     QuantizedActivations q;
     q.Quantize(x.data(), n, cols, cols + kXPad,
-               q4 ? k.q4_0_offset : k.q8_0_offset, q4 && k.q4_0_groups,
+               q4 ? k.q4_0_offset : k.q8_0_offset, q4 && k.q4_0_stream,
                nullptr);
     k.quant_matvec(w.ref(), range.r0, range.r1, q.rows(), y, kYStride,
                    accumulate);
