@@ -27,20 +27,8 @@
 #include "kernels/backend.h"
 #include "kernels/synthetic_weights.h"
 #include "kernels/thread_pool.h"
+#include "kernels/x86_intrinsics.h"  // ReadLines with AVX-512
 #include "model/model_shapes.h"
-
-#if defined(__AVX512F__)
-// GCC 12 warns falsely inside the AVX-512 intrinsics (GCC bug 105593).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-#endif
 
 namespace tessera::cli {
 namespace {
@@ -186,10 +174,12 @@ absl::Status TimeDecode(kernels::Backend& backend, int32_t position,
     const double tok_s =
         decode_tokens / absl::ToDoubleSeconds(absl::Now() - start);
     const double gbps = std::max(before, probe.Measure(3));
-    done.push_back({tok_s, gbps, tok_s * f.weight_bytes_per_token / (gbps * 1e9)});
-    std::cerr << absl::StrFormat("  %s decode round %d: %.2f tok/s at %.1f GB/s = %.1f%%\n",
-                                 model::TypeName(f.format), r + 1, tok_s, gbps,
-                                 100 * done.back().fraction);
+    done.push_back(
+        {tok_s, gbps, tok_s * f.weight_bytes_per_token / (gbps * 1e9)});
+    std::cerr << absl::StrFormat(
+        "  %s decode round %d: %.2f tok/s at %.1f GB/s = %.1f%%\n",
+        model::TypeName(f.format), r + 1, tok_s, gbps,
+        100 * done.back().fraction);
   }
   std::sort(done.begin(), done.end(), [](const Round& a, const Round& b) {
     return a.fraction < b.fraction;

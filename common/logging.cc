@@ -6,10 +6,6 @@
 #include <cstdlib>
 #include <string>
 
-#include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
-
 namespace tessera::logging {
 namespace {
 
@@ -26,10 +22,14 @@ std::atomic<int>& MinSeverityStorage() {
 
 const char* SeverityLetter(Severity s) {
   switch (s) {
-    case Severity::kInfo: return "I";
-    case Severity::kWarning: return "W";
-    case Severity::kError: return "E";
-    case Severity::kFatal: return "F";
+    case Severity::kInfo:
+      return "I";
+    case Severity::kWarning:
+      return "W";
+    case Severity::kError:
+      return "E";
+    case Severity::kFatal:
+      return "F";
   }
   return "?";
 }
@@ -56,10 +56,9 @@ LogMessage::LogMessage(const char* file, int line, Severity severity)
     : file_(file), line_(line), severity_(severity) {}
 
 LogMessage::~LogMessage() {
-  const std::string line = absl::StrCat(
-      SeverityLetter(severity_),
-      absl::FormatTime("%m%d %H:%M:%E3S ", absl::Now(), absl::LocalTimeZone()),
-      Basename(file_), ":", line_, "] ", stream_.str(), "\n");
+  const std::string line = std::string(SeverityLetter(severity_)) +
+                           LogTimestamp() + Basename(file_) + ":" +
+                           std::to_string(line_) + "] " + stream_.str() + "\n";
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
   if (severity_ == Severity::kFatal) std::abort();

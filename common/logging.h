@@ -7,6 +7,7 @@
 #define TESSERA_COMMON_LOGGING_H_
 
 #include <sstream>
+#include <string>
 
 namespace tessera::logging {
 
@@ -33,6 +34,11 @@ class LogMessage {
   std::ostringstream stream_;
 };
 
+// The "MMDD HH:MM:SS.mmm " that starts each log line (log_timestamp.cc;
+// a separate file so that a build without Abseil's time library can supply
+// its own).
+std::string LogTimestamp();
+
 // Swallows a stream expression when a message is disabled.
 struct Voidify {
   void operator&(std::ostream&) {}
@@ -45,20 +51,20 @@ struct Voidify {
 #define TESSERA_LOG_SEVERITY_ERROR ::tessera::logging::Severity::kError
 #define TESSERA_LOG_SEVERITY_FATAL ::tessera::logging::Severity::kFatal
 
-#define LOG(level)                                                      \
-  !(TESSERA_LOG_SEVERITY_##level >= ::tessera::logging::MinSeverity())  \
-      ? (void)0                                                         \
-      : ::tessera::logging::Voidify() &                                 \
-            ::tessera::logging::LogMessage(__FILE__, __LINE__,          \
+#define LOG(level)                                                       \
+  !(TESSERA_LOG_SEVERITY_##level >= ::tessera::logging::MinSeverity())   \
+      ? (void)0                                                          \
+      : ::tessera::logging::Voidify() &                                  \
+            ::tessera::logging::LogMessage(__FILE__, __LINE__,           \
                                            TESSERA_LOG_SEVERITY_##level) \
                 .stream()
 
-#define CHECK(cond)                                                       \
-  (cond) ? (void)0                                                        \
-         : ::tessera::logging::Voidify() &                                \
-               ::tessera::logging::LogMessage(                            \
+#define CHECK(cond)                                                          \
+  (cond) ? (void)0                                                           \
+         : ::tessera::logging::Voidify() &                                   \
+               ::tessera::logging::LogMessage(                               \
                    __FILE__, __LINE__, ::tessera::logging::Severity::kFatal) \
-                       .stream()                                          \
+                       .stream()                                             \
                    << "Check failed: " #cond " "
 
 #define CHECK_EQ(a, b) CHECK((a) == (b))

@@ -25,8 +25,6 @@ TESSERA_TARGET_PUSH("avx2,fma,f16c")
 
 namespace {
 
-constexpr int64_t kQ8_0Bytes = 34;
-constexpr int64_t kQ4_0Bytes = 18;
 constexpr int64_t kPrefetchBytes = 4096;
 
 inline float LoadHalf(const uint8_t* p) {
@@ -71,7 +69,7 @@ template <bool kQ4, int NA>
 void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
                 const QuantizedRows& x, float* y, int64_t y_stride,
                 bool accumulate) {
-  constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
+  constexpr int64_t kBytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
   const int64_t nb = x.blocks;
   // Rows are short; prefetch ahead so the stream never restarts cold.
   const int64_t ahead =

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/unaligned.h"
 #include "kernels/x86_intrinsics.h"
 
 namespace tessera::kernels::avx2 {
@@ -42,8 +43,6 @@ TESSERA_TARGET_PUSH("avx2,fma,f16c")
 
 namespace {
 
-constexpr int64_t kQ8_0Bytes = 34;
-constexpr int64_t kQ4_0Bytes = 18;
 // Repacked panel, block by block (64-byte aligned):
 //   bytes 0..63:           the 16 rows' weight scales (float);
 //   bytes 64 + 64q + 32h + 4j, 4 bytes: quad q of row 8h + j, i.e. values
@@ -54,17 +53,6 @@ constexpr int64_t kQ4_0Bytes = 18;
 constexpr int64_t kPanelBlockBytes = 64 + 8 * 64;
 // Activation rows per register tile (see the register budget above).
 constexpr int kTileRows = 3;
-
-inline uint32_t LoadU16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-inline uint32_t LoadU32(const void* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
 
 // Returns v unchanged through an empty asm statement, which keeps the
 // compiler from reassociating a chain of integer sums into a tree whose
@@ -102,8 +90,8 @@ inline __m256i LoadRowPair(const uint8_t* const (&src)[16],
 // all-zero block (scale 0, quants 0) instead.
 template <bool kQ4>
 void RepackPanel(const MatrixRef& w, int64_t r0, uint8_t* panel) {
-  constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
-  static constexpr uint8_t kZeroBlock[kQ8_0Bytes] = {};
+  constexpr int64_t kBytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
+  static constexpr uint8_t kZeroBlock[kQ8_0BlockBytes] = {};
   const uint8_t* src[kGemmPanelRows];
   int64_t step[kGemmPanelRows];
   for (int64_t i = 0; i < kGemmPanelRows; ++i) {

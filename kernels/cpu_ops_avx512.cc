@@ -21,28 +21,20 @@
 #include <cstring>
 
 #include "kernels/cpu_ops_kernels.h"
+#include "kernels/unaligned.h"
 #include "kernels/x86_intrinsics.h"
 
 namespace tessera::kernels {
 
 #if TESSERA_X86_KERNELS
-TESSERA_TARGET_PUSH(
-    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+TESSERA_TARGET_PUSH(TESSERA_AVX512_TARGET)
 
 namespace {
 
-constexpr int64_t kQ8_0Bytes = 34;
-constexpr int64_t kQ4_0Bytes = 18;
 // How far ahead of the computation the weight streams are prefetched: more
 // than the bandwidth-delay product of one core's memory stream (~35 GB/s x
 // ~150 ns); the hardware prefetcher alone restarts too often on short rows.
 constexpr int64_t kPrefetchBytes = 16384;
-
-inline uint32_t LoadU16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
 
 // Unsigned weight bytes of blocks b and b+1 (64 values, in element order).
 template <bool kQ4>
@@ -55,14 +47,14 @@ inline __m512i LoadBlockPair(const uint8_t* blk) {
     v = _mm512_mask_broadcast_i32x4(
         v, 0xff00,
         _mm_loadu_si128(
-            reinterpret_cast<const __m128i*>(blk + 2 + kQ4_0Bytes)));
+            reinterpret_cast<const __m128i*>(blk + 2 + kQ4_0BlockBytes)));
     v = _mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
     return _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
   } else {
     const __m256i lo =
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
     const __m256i hi = _mm256_loadu_si256(
-        reinterpret_cast<const __m256i*>(blk + 2 + kQ8_0Bytes));
+        reinterpret_cast<const __m256i*>(blk + 2 + kQ8_0BlockBytes));
     return _mm512_xor_si512(
         _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1),
         _mm512_set1_epi8(static_cast<char>(0x80)));
@@ -88,7 +80,7 @@ inline __m256i LoadBlock(const uint8_t* blk) {
 template <bool kQ4, int NA>
 inline void MatVecPair(const uint8_t* row, int64_t b, const QuantizedRows& x,
                        __m512 (&acc)[NA]) {
-  constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
+  constexpr int64_t kBytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
   const __m512i halves =
       _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
   const uint8_t* blk = row + b * kBytes;
@@ -114,7 +106,7 @@ inline void MatVecPair(const uint8_t* row, int64_t b, const QuantizedRows& x,
 template <bool kQ4, int NA>
 inline void MatVecLastBlock(const uint8_t* row, int64_t b,
                             const QuantizedRows& x, __m512 (&acc)[NA]) {
-  constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
+  constexpr int64_t kBytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
   const uint8_t* blk = row + b * kBytes;
   const __m256i u = LoadBlock<kQ4>(blk);
   const float dw = _cvtsh_ss(static_cast<uint16_t>(LoadU16(blk)));

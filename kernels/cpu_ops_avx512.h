@@ -10,6 +10,10 @@
 
 #include "kernels/cpu_ops_kernels.h"
 
+// The target features of these files (TESSERA_TARGET_PUSH, x86_intrinsics.h).
+#define TESSERA_AVX512_TARGET \
+  "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"
+
 namespace tessera::kernels {
 
 void Avx512QuantGemm(const MatrixRef& w, int64_t r0, int64_t r1,

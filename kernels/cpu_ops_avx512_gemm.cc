@@ -10,36 +10,23 @@
 #include <cstring>
 
 #include "kernels/cpu_ops_avx512.h"
+#include "kernels/unaligned.h"
 #include "kernels/x86_intrinsics.h"
 
 namespace tessera::kernels {
 
 #if TESSERA_X86_KERNELS
-TESSERA_TARGET_PUSH(
-    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+TESSERA_TARGET_PUSH(TESSERA_AVX512_TARGET)
 
 namespace {
 
-constexpr int64_t kQ8_0Bytes = 34;
-constexpr int64_t kQ4_0Bytes = 18;
 // Repacked panel block: 16 float scales, then 8 quads x 16 rows x 4 bytes.
 constexpr int64_t kPanelBlockBytes = 64 + 8 * 64;
-
-inline uint32_t LoadU16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-inline uint32_t LoadU32(const void* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
 
 // Repacks rows [r0, r0 + 16) (zero-padded past the matrix) into `panel`.
 template <bool kQ4>
 void RepackPanel(const MatrixRef& w, int64_t r0, uint8_t* panel) {
-  constexpr int64_t kBytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
+  constexpr int64_t kBytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
   const int64_t nb = w.cols / 32;
   const int64_t rows = std::min<int64_t>(kGemmPanelRows, w.rows - r0);
   for (int64_t i = 0; i < kGemmPanelRows; ++i) {

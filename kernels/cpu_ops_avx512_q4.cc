@@ -11,11 +11,11 @@
 // On the development machine (Zen 5) experiments showed the 512-bit loads,
 // not the arithmetic, bounding this kernel, so each vector costs five: the
 // weights once, and the activations' two halves, corrections and scales;
-// the permute indices stay in registers. The weights are read as aligned cache lines only (a
-// load that crosses a line costs more than a permute): a row that does not
-// start on a line gets each vector from two lines with one word permute.
-// Whole superblocks run unrolled and branch-free; the row's last, partial
-// one takes the branches. Against the 4-blocks-per-step kernel this
+// the permute indices stay in registers. The weights are read as aligned cache
+// lines only (a load that crosses a line costs more than a permute): a row that
+// does not start on a line gets each vector from two lines with one word
+// permute. Whole superblocks run unrolled and branch-free; the row's last,
+// partial one takes the branches. Against the 4-blocks-per-step kernel this
 // replaced, the kernel alone (BM_MatVecKernelCached) went from 41-43 to
 // 44-46 GB/s on one core.
 #include <algorithm>
@@ -27,8 +27,7 @@
 namespace tessera::kernels {
 
 #if TESSERA_X86_KERNELS
-TESSERA_TARGET_PUSH(
-    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+TESSERA_TARGET_PUSH(TESSERA_AVX512_TARGET)
 
 namespace {
 
@@ -175,7 +174,7 @@ inline void StreamRowDots(const uint8_t* row, int64_t nb,
   for (auto& set : acc) {
     for (__m512& v : set) v = _mm512_setzero_ps();
   }
-  const int64_t bytes = nb * 18;
+  const int64_t bytes = nb * kQ4_0BlockBytes;
   StreamReader<kShifted> reader(row, bytes);
   const uint8_t* prefetch = row + kPrefetchBytes;
   for (int64_t s = 0; s < x.supers; ++s) {

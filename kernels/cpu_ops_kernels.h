@@ -111,6 +111,10 @@ struct CpuKernels {
   bool q4_0_stream = false;
 };
 
+// Bytes of one GGUF block of 32 values: an fp16 scale and the quants.
+inline constexpr int64_t kQ8_0BlockBytes = 34;
+inline constexpr int64_t kQ4_0BlockBytes = 18;
+
 inline constexpr int64_t kMaxMatVecRows = 4;
 inline constexpr int64_t kGemmPanelRows = 16;
 // The Q4_0 stream layout of QuantizedRows (see there): blocks and weight

@@ -11,8 +11,6 @@ namespace tessera::kernels {
 namespace {
 
 constexpr int64_t kBlock = 32;
-constexpr int64_t kQ8_0Bytes = 34;
-constexpr int64_t kQ4_0Bytes = 18;
 
 inline float LoadHalf(const uint8_t* p) {
   uint16_t h;
@@ -42,7 +40,7 @@ template <bool kQ4>
 float RowDot(const uint8_t* row, const QuantizedRows& x, int64_t n) {
   const int8_t* q = x.qs + n * x.cols;
   const float* scales = x.scales + n * x.blocks;
-  const int64_t block_bytes = kQ4 ? kQ4_0Bytes : kQ8_0Bytes;
+  const int64_t block_bytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
   float sum = 0;
   for (int64_t b = 0; b < x.blocks; ++b) {
     const uint8_t* block = row + b * block_bytes;

@@ -13,30 +13,10 @@
 
 #if defined(__AVX512F__) && defined(__F16C__)
 #define TESSERA_SIMD_AVX512 1
-// GCC 12 warns falsely about _mm512_undefined_*() inside the intrinsics
-// headers (GCC bug 105593); the suppression covers those headers only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/x86_intrinsics.h"
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define TESSERA_SIMD_AVX2 1
-// GCC 12 warns falsely about _mm512_undefined_*() inside the intrinsics
-// headers (GCC bug 105593); the suppression covers those headers only.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "kernels/x86_intrinsics.h"
 #elif defined(__ARM_NEON) && defined(__aarch64__)
 #define TESSERA_SIMD_NEON 1
 #include <arm_neon.h>

@@ -58,6 +58,7 @@ ln -sfn "$ABSL_INCLUDE_DIR/absl" "$OUT/include/absl"
 SOURCES=(
   kernels/aarch64/neon_conformance_main.cc
   kernels/aarch64/standalone_logging.cc
+  common/logging.cc
   kernels/cpu_ops_neon.cc
   kernels/cpu_ops_scalar.cc
   kernels/cpu_ops_quant.cc
