@@ -12,8 +12,8 @@ namespace tessera::kernels {
 namespace {
 
 constexpr char kSpecHelp[] =
-    "expected cpu[:ISA] (ISA: best, scalar, avx2, avx512-vnni, neon, "
-    "neon-dotprod) or opencl[:PLATFORM:DEVICE]";
+    "expected cpu[:ISA] (ISA: best, scalar, avx2, avx-vnni, avx512-vnni, "
+    "neon, neon-dotprod) or opencl[:PLATFORM:DEVICE]";
 
 absl::StatusOr<std::unique_ptr<Backend>> CreateCpu(
     const std::vector<std::string>& parts, const BackendOptions& options) {

@@ -3,7 +3,8 @@
 // Weights are executed in their formats (F32, F16, Q8_0, Q4_0) straight
 // from the model's mapping when already stored that way (no F32 copies);
 // Q8_0/Q4_0 products quantise activations to 8-bit blocks and use integer
-// dot-product kernels picked at run time (AVX-512 VNNI, AVX2, NEON, scalar).
+// dot-product kernels picked at run time (AVX-512 VNNI, AVX-VNNI, AVX2, NEON,
+// scalar).
 // Matrix products are row-parallel over a persistent ThreadPool; prefill
 // batches use a cache-blocked gemm. Attention runs over a paged per-session
 // KV cache (F32 or F16) charged against BackendOptions::kv_budget_bytes.

@@ -141,8 +141,9 @@ TEST_F(CpuBackendTest, EveryIsaAndThreadCountAgrees) {
     // Work splits differ, per-element arithmetic does not: bitwise equal.
     EXPECT_EQ(AllLogits(*Load(format, 1)), want) << TypeName(format);
     EXPECT_EQ(AllLogits(*Load(format, 3)), want) << TypeName(format);
-    for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512Vnni,
-                       CpuIsa::kNeon, CpuIsa::kNeonDotProd}) {
+    for (CpuIsa isa :
+         {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvxVnni, CpuIsa::kAvx512Vnni,
+          CpuIsa::kNeon, CpuIsa::kNeonDotProd}) {
       if (!IsaAvailable(isa)) continue;
       CpuBackendOptions cpu;
       cpu.isa = isa;

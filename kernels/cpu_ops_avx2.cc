@@ -10,11 +10,14 @@
 //    to kMaxMatVecRows activation rows per pass over the weights.
 //  * gemm (prefill): panels of 16 repacked weight rows reused across all
 //    activation rows; in cpu_ops_avx2_gemm.cc, which describes the layout.
+#include "kernels/cpu_ops_avx2.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/cpu_ops_avx2_gemm.h"
+#include "kernels/cpu_ops_dispatch.h"
 #include "kernels/cpu_ops_kernels.h"
 #include "kernels/x86_intrinsics.h"
 
@@ -99,30 +102,15 @@ void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
   }
 }
 
-template <bool kQ4>
-void MatVecFormat(const MatrixRef& w, int64_t r0, int64_t r1,
-                  const QuantizedRows& x, float* y, int64_t y_stride,
-                  bool accumulate) {
-  switch (x.rows) {
-    case 1:
-      return MatVecRows<kQ4, 1>(w, r0, r1, x, y, y_stride, accumulate);
-    case 2:
-      return MatVecRows<kQ4, 2>(w, r0, r1, x, y, y_stride, accumulate);
-    case 3:
-      return MatVecRows<kQ4, 3>(w, r0, r1, x, y, y_stride, accumulate);
-    default:
-      return MatVecRows<kQ4, 4>(w, r0, r1, x, y, y_stride, accumulate);
-  }
-}
-
 void QuantMatVec(const MatrixRef& w, int64_t r0, int64_t r1,
                  const QuantizedRows& x, float* y, int64_t y_stride,
                  bool accumulate) {
-  if (w.format == GgmlType::kQ4_0) {
-    MatVecFormat<true>(w, r0, r1, x, y, y_stride, accumulate);
-  } else {
-    MatVecFormat<false>(w, r0, r1, x, y, y_stride, accumulate);
-  }
+  ForQuantFormat(w.format, [&](auto q4) {
+    ForMatVecRows(x.rows, [&](auto na) {
+      MatVecRows<decltype(q4)::value, decltype(na)::value>(
+          w, r0, r1, x, y, y_stride, accumulate);
+    });
+  });
 }
 
 template <bool kF16>
@@ -193,9 +181,9 @@ void FloatMatMulFormat(const MatrixRef& w, int64_t r0, int64_t r1,
   }
 }
 
-void FloatMatMul(const MatrixRef& w, int64_t r0, int64_t r1, const float* x,
-                 int64_t n, int64_t x_stride, float* y, int64_t y_stride,
-                 bool accumulate) {
+void FloatMatMulImpl(const MatrixRef& w, int64_t r0, int64_t r1, const float* x,
+                     int64_t n, int64_t x_stride, float* y, int64_t y_stride,
+                     bool accumulate) {
   if (w.format == GgmlType::kF16) {
     FloatMatMulFormat<true>(w, r0, r1, x, n, x_stride, y, y_stride, accumulate);
   } else {
@@ -211,12 +199,19 @@ const CpuKernels kAvx2Kernels = {
     .quant_matvec = QuantMatVec,
     .quant_gemm = avx2::QuantGemm,
     .gemm_scratch_bytes = avx2::GemmScratchBytes,
-    .float_matmul = FloatMatMul,
+    .float_matmul = avx2::FloatMatMul,
 };
 
 }  // namespace
 
 TESSERA_TARGET_POP()
+
+// A plain entry point, shared with the AVX-VNNI table (cpu_ops_avx2.h).
+void avx2::FloatMatMul(const MatrixRef& w, int64_t r0, int64_t r1,
+                       const float* x, int64_t n, int64_t x_stride, float* y,
+                       int64_t y_stride, bool accumulate) {
+  FloatMatMulImpl(w, r0, r1, x, n, x_stride, y, y_stride, accumulate);
+}
 
 const CpuKernels* Avx2Kernels() { return &kAvx2Kernels; }
 #else

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu_ops_dispatch.h"
 #include "kernels/cpu_ops_kernels.h"
 #include "kernels/unaligned.h"
 #include "kernels/x86_intrinsics.h"
@@ -155,22 +156,6 @@ void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
   }
 }
 
-template <bool kQ4>
-void MatVecFormat(const MatrixRef& w, int64_t r0, int64_t r1,
-                  const QuantizedRows& x, float* y, int64_t y_stride,
-                  bool accumulate) {
-  switch (x.rows) {
-    case 1:
-      return MatVecRows<kQ4, 1>(w, r0, r1, x, y, y_stride, accumulate);
-    case 2:
-      return MatVecRows<kQ4, 2>(w, r0, r1, x, y, y_stride, accumulate);
-    case 3:
-      return MatVecRows<kQ4, 3>(w, r0, r1, x, y, y_stride, accumulate);
-    default:
-      return MatVecRows<kQ4, 4>(w, r0, r1, x, y, y_stride, accumulate);
-  }
-}
-
 void QuantMatVec(const MatrixRef& w, int64_t r0, int64_t r1,
                  const QuantizedRows& x, float* y, int64_t y_stride,
                  bool accumulate) {
@@ -179,11 +164,14 @@ void QuantMatVec(const MatrixRef& w, int64_t r0, int64_t r1,
   if (w.format == GgmlType::kQ4_0 && x.stream != nullptr &&
       reinterpret_cast<uintptr_t>(w.data) % 2 == 0) {
     Avx512Q4StreamMatVec(w, r0, r1, x, y, y_stride, accumulate);
-  } else if (w.format == GgmlType::kQ4_0) {
-    MatVecFormat<true>(w, r0, r1, x, y, y_stride, accumulate);
-  } else {
-    MatVecFormat<false>(w, r0, r1, x, y, y_stride, accumulate);
+    return;
   }
+  ForQuantFormat(w.format, [&](auto q4) {
+    ForMatVecRows(x.rows, [&](auto na) {
+      MatVecRows<decltype(q4)::value, decltype(na)::value>(
+          w, r0, r1, x, y, y_stride, accumulate);
+    });
+  });
 }
 
 // F32 / F16 weights: NW weight rows x NX activation rows per pass.

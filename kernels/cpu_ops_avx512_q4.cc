@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "kernels/cpu_ops_avx512.h"
+#include "kernels/cpu_ops_dispatch.h"
 #include "kernels/x86_intrinsics.h"
 
 namespace tessera::kernels {
@@ -239,16 +240,9 @@ void StreamRows(const MatrixRef& w, int64_t r0, int64_t r1,
 void Avx512Q4StreamMatVec(const MatrixRef& w, int64_t r0, int64_t r1,
                           const QuantizedRows& x, float* y, int64_t y_stride,
                           bool accumulate) {
-  switch (x.rows) {
-    case 1:
-      return StreamRows<1>(w, r0, r1, x, y, y_stride, accumulate);
-    case 2:
-      return StreamRows<2>(w, r0, r1, x, y, y_stride, accumulate);
-    case 3:
-      return StreamRows<3>(w, r0, r1, x, y, y_stride, accumulate);
-    default:
-      return StreamRows<4>(w, r0, r1, x, y, y_stride, accumulate);
-  }
+  ForMatVecRows(x.rows, [&](auto na) {
+    StreamRows<decltype(na)::value>(w, r0, r1, x, y, y_stride, accumulate);
+  });
 }
 
 TESSERA_TARGET_POP()

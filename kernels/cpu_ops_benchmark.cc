@@ -3,8 +3,9 @@
 // cycle over more weight bytes than the last-level cache holds and report
 // bytes/s, to be compared with BM_MemoryRead at the same thread count;
 // prefill gemms report tokens/s (items) for a 128-row batch, per ISA
-// (isa: CpuIsa value, 5 = best, 1 = avx2) and, for AVX2, also through the
-// matvec fallback (gemm:0) that ran before it had a gemm kernel.
+// (isa: CpuIsa value, 6 = best, 1 = avx2, 2 = avx-vnni) and, for AVX2,
+// also through the matvec fallback (gemm:0) that ran before it had a gemm
+// kernel.
 //
 //   build-cpu/kernels/tessera_kernels_benchmark --benchmark_filter=MatVec
 #include <cstdint>
@@ -58,6 +59,7 @@ struct Matrices {
 };
 
 GgmlType FormatArg(int64_t v) { return static_cast<GgmlType>(v); }
+CpuIsa IsaArg(int64_t v) { return static_cast<CpuIsa>(v); }
 
 void BM_MatVec(benchmark::State& state) {
   const GgmlType format = FormatArg(state.range(0));
@@ -77,14 +79,19 @@ void BM_MatVec(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * one);
 }
 
-// The decode kernel alone (activations quantised once, outside the loop) on
-// a matrix that stays in the L2 cache: its compute rate, which must exceed
-// the memory bandwidth for decode to be memory bound.
+// The decode kernel of `isa` alone (activations quantised once, outside the
+// loop) on a matrix that stays in the L2 cache: its compute rate, which must
+// exceed the memory bandwidth for decode to be memory bound.
 void BM_MatVecKernelCached(benchmark::State& state) {
   const GgmlType format = FormatArg(state.range(0));
+  const CpuIsa isa = IsaArg(state.range(1));
+  if (!IsaAvailable(isa)) {
+    state.SkipWithError("ISA not available on this machine");
+    return;
+  }
   constexpr int64_t kRows = 512;
   Matrices m(format, kRows, kDim, 1);
-  const CpuKernels& kernels = GetCpuKernels(CpuIsa::kBest);
+  const CpuKernels& kernels = GetCpuKernels(isa);
   const std::vector<float> x = RandomFloats(kDim, 3);
   std::vector<float> y(kRows);
   QuantizedActivations q;
@@ -104,8 +111,6 @@ void BM_MatVecKernelCached(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * m.refs[0].row_bytes * kRows);
 }
-
-CpuIsa IsaArg(int64_t v) { return static_cast<CpuIsa>(v); }
 
 // Prefill: a `rows`-row batch through MatMulRunner on `isa`, with its gemm
 // kernel (gemm = 1) or with the decode matvec over groups of kMaxMatVecRows
@@ -245,21 +250,21 @@ BENCHMARK(BM_MatVec)
     ->ArgsProduct({{kQ8, kQ4, kF16}, {1, 2}})
     ->ArgNames({"format", "threads"})
     ->UseRealTime();
-BENCHMARK(BM_MatVecKernelCached)
-    ->Arg(kQ8)
-    ->Arg(kQ4)
-    ->Arg(kF16)
-    ->ArgName("format");
 constexpr int64_t kBest = static_cast<int64_t>(CpuIsa::kBest);
 constexpr int64_t kAvx2 = static_cast<int64_t>(CpuIsa::kAvx2);
+constexpr int64_t kAvxVnni = static_cast<int64_t>(CpuIsa::kAvxVnni);
+
+BENCHMARK(BM_MatVecKernelCached)
+    ->ArgsProduct({{kQ8, kQ4, kF16}, {kBest, kAvxVnni, kAvx2}})
+    ->ArgNames({"format", "isa"});
 
 BENCHMARK(BM_Gemm)
-    ->ArgsProduct({{kQ8, kQ4}, {1, 2}, {128}, {kBest, kAvx2}, {1}})
+    ->ArgsProduct({{kQ8, kQ4}, {1, 2}, {128}, {kBest, kAvxVnni, kAvx2}, {1}})
     ->ArgsProduct({{kQ8, kQ4}, {1, 2}, {128}, {kAvx2}, {0}})
     ->ArgNames({"format", "threads", "rows", "isa", "gemm"})
     ->UseRealTime();
 BENCHMARK(BM_GemmKernel)
-    ->ArgsProduct({{kQ8, kQ4}, {kBest, kAvx2}})
+    ->ArgsProduct({{kQ8, kQ4}, {kBest, kAvxVnni, kAvx2}})
     ->ArgNames({"format", "isa"});
 BENCHMARK(BM_MemoryRead)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
 BENCHMARK(BM_QuantizeActivations)->Arg(1)->Arg(128);

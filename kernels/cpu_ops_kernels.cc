@@ -16,6 +16,8 @@ const CpuKernels* Table(CpuIsa isa) {
       return ScalarKernels();
     case CpuIsa::kAvx2:
       return Avx2Kernels();
+    case CpuIsa::kAvxVnni:
+      return AvxVnniKernels();
     case CpuIsa::kAvx512Vnni:
       return Avx512VnniKernels();
     case CpuIsa::kNeon:
@@ -36,6 +38,8 @@ bool CpuSupports(CpuIsa isa) {
     case CpuIsa::kAvx2:
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
              __builtin_cpu_supports("f16c");
+    case CpuIsa::kAvxVnni:
+      return CpuSupports(CpuIsa::kAvx2) && __builtin_cpu_supports("avxvnni");
     case CpuIsa::kAvx512Vnni:
       return __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") &&
@@ -60,6 +64,8 @@ const char* IsaName(CpuIsa isa) {
       return "scalar";
     case CpuIsa::kAvx2:
       return "avx2";
+    case CpuIsa::kAvxVnni:
+      return "avx-vnni";
     case CpuIsa::kAvx512Vnni:
       return "avx512-vnni";
     case CpuIsa::kNeon:
@@ -74,13 +80,15 @@ const char* IsaName(CpuIsa isa) {
 
 absl::StatusOr<CpuIsa> ParseIsa(absl::string_view name) {
   const std::string lower = absl::AsciiStrToLower(name);
-  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512Vnni,
-                     CpuIsa::kNeon, CpuIsa::kNeonDotProd, CpuIsa::kBest}) {
+  for (CpuIsa isa :
+       {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvxVnni, CpuIsa::kAvx512Vnni,
+        CpuIsa::kNeon, CpuIsa::kNeonDotProd, CpuIsa::kBest}) {
     if (lower == IsaName(isa)) return isa;
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown CPU instruction set '", name,
-      "'; expected best, scalar, avx2, avx512-vnni, neon or neon-dotprod"));
+      "'; expected best, scalar, avx2, avx-vnni, avx512-vnni, neon or "
+      "neon-dotprod"));
 }
 
 bool IsaAvailable(CpuIsa isa) {
@@ -89,8 +97,8 @@ bool IsaAvailable(CpuIsa isa) {
 }
 
 CpuIsa DetectBestIsa() {
-  for (CpuIsa isa : {CpuIsa::kAvx512Vnni, CpuIsa::kAvx2, CpuIsa::kNeonDotProd,
-                     CpuIsa::kNeon}) {
+  for (CpuIsa isa : {CpuIsa::kAvx512Vnni, CpuIsa::kAvxVnni, CpuIsa::kAvx2,
+                     CpuIsa::kNeonDotProd, CpuIsa::kNeon}) {
     if (IsaAvailable(isa)) return isa;
   }
   return CpuIsa::kScalar;

@@ -2,8 +2,10 @@
 // in an execution format (F32, F16, Q8_0, Q4_0; GGUF block layouts) with
 // activation rows, selected once at run time.
 //
-// ISAs (best first): AVX-512 with VNNI, AVX2 (x86-64; compiled with target
-// attributes so a portable build still has them, chosen by CPUID), NEON with
+// ISAs (best first): AVX-512 with VNNI, AVX-VNNI (256-bit VNNI without
+// AVX-512: Intel Alder Lake and later, AMD Zen 5), AVX2 (x86-64; compiled
+// with target attributes so a portable build still has them, chosen by
+// CPUID), NEON with
 // or without the dot-product extension (AArch64; compiled only there), and a
 // scalar fallback available everywhere. Integer formats take activations
 // quantised to 8-bit blocks (QuantizedRows); float formats take F32 rows.
@@ -24,9 +26,18 @@ namespace tessera::kernels {
 
 using model::GgmlType;
 
-enum class CpuIsa { kScalar, kAvx2, kAvx512Vnni, kNeon, kNeonDotProd, kBest };
+enum class CpuIsa {
+  kScalar,
+  kAvx2,
+  kAvxVnni,
+  kAvx512Vnni,
+  kNeon,
+  kNeonDotProd,
+  kBest
+};
 
-const char* IsaName(CpuIsa isa);  // "scalar", "avx2", "avx512-vnni", ...
+// "scalar", "avx2", "avx-vnni", "avx512-vnni", ...
+const char* IsaName(CpuIsa isa);
 // Parses an IsaName() or "best". InvalidArgument otherwise.
 absl::StatusOr<CpuIsa> ParseIsa(absl::string_view name);
 // The best ISA that is both compiled in and supported by this CPU.
@@ -135,6 +146,7 @@ const CpuKernels& GetCpuKernels(CpuIsa isa);
 // Per-ISA tables, defined by the kernel files (nullptr when not compiled).
 const CpuKernels* ScalarKernels();
 const CpuKernels* Avx2Kernels();
+const CpuKernels* AvxVnniKernels();
 const CpuKernels* Avx512VnniKernels();
 const CpuKernels* NeonKernels();
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu_ops_dispatch.h"
 #include "kernels/cpu_ops_kernels.h"
 
 #if defined(__aarch64__) && defined(__ARM_NEON)
@@ -92,30 +93,15 @@ void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
   }
 }
 
-template <bool kQ4>
-void MatVecFormat(const MatrixRef& w, int64_t r0, int64_t r1,
-                  const QuantizedRows& x, float* y, int64_t y_stride,
-                  bool accumulate) {
-  switch (x.rows) {
-    case 1:
-      return MatVecRows<kQ4, 1>(w, r0, r1, x, y, y_stride, accumulate);
-    case 2:
-      return MatVecRows<kQ4, 2>(w, r0, r1, x, y, y_stride, accumulate);
-    case 3:
-      return MatVecRows<kQ4, 3>(w, r0, r1, x, y, y_stride, accumulate);
-    default:
-      return MatVecRows<kQ4, 4>(w, r0, r1, x, y, y_stride, accumulate);
-  }
-}
-
 void QuantMatVec(const MatrixRef& w, int64_t r0, int64_t r1,
                  const QuantizedRows& x, float* y, int64_t y_stride,
                  bool accumulate) {
-  if (w.format == GgmlType::kQ4_0) {
-    MatVecFormat<true>(w, r0, r1, x, y, y_stride, accumulate);
-  } else {
-    MatVecFormat<false>(w, r0, r1, x, y, y_stride, accumulate);
-  }
+  ForQuantFormat(w.format, [&](auto q4) {
+    ForMatVecRows(x.rows, [&](auto na) {
+      MatVecRows<decltype(q4)::value, decltype(na)::value>(
+          w, r0, r1, x, y, y_stride, accumulate);
+    });
+  });
 }
 
 template <bool kF16>

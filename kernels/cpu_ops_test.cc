@@ -325,6 +325,7 @@ TEST_P(KernelTest, RunnerSplitsJobsAcrossThreadsAndAccumulates) {
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, KernelTest,
                          ::testing::Values(CpuIsa::kScalar, CpuIsa::kAvx2,
+                                           CpuIsa::kAvxVnni,
                                            CpuIsa::kAvx512Vnni, CpuIsa::kNeon,
                                            CpuIsa::kNeonDotProd),
                          [](const auto& info) {
