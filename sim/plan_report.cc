@@ -6,26 +6,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "model/ggml_types.h"
+#include "coordinator/stage_status_text.h"
 #include "tessera/v1/coordinator.grpc.pb.h"
 #include "worker/rpc_util.h"
 
 namespace tessera::sim {
 namespace {
-
-// One format name for a uniform list, else the list.
-std::string Formats(const v1::StageStatus& s) {
-  std::vector<std::string> names;
-  for (int f : s.layer_formats()) {
-    names.push_back(model::TypeName(static_cast<model::GgmlType>(f)));
-  }
-  if (!names.empty() &&
-      std::all_of(names.begin(), names.end(),
-                  [&](const std::string& n) { return n == names[0]; })) {
-    return names[0];
-  }
-  return absl::StrJoin(names, ",");
-}
 
 std::string Layers(const v1::StageStatus& s) {
   std::vector<std::string> extras;
@@ -69,9 +55,10 @@ std::string FormatPlan(const v1::ClusterStatusResponse& status,
       std::max(devices.size(), used.size()));
   for (int i = 0; i < status.stages_size(); ++i) {
     const v1::StageStatus& s = status.stages(i);
-    absl::StrAppend(&text, absl::StrFormat("  stage %d  %-18s %-30s %-6s %s\n",
-                                           i + 1, s.worker_name(), Layers(s),
-                                           Formats(s), s.address()));
+    absl::StrAppend(
+        &text, absl::StrFormat("  stage %d  %-18s %-30s %-6s %s\n", i + 1,
+                               s.worker_name(), Layers(s),
+                               coordinator::StageFormatsText(s), s.address()));
   }
   if (!idle.empty()) {
     absl::StrAppend(&text, "  no layers: ", absl::StrJoin(idle, ", "), "\n");
