@@ -32,11 +32,6 @@ TESSERA_TARGET_PUSH(TESSERA_AVX512_TARGET)
 
 namespace {
 
-// How far ahead of the computation the weight streams are prefetched: more
-// than the bandwidth-delay product of one core's memory stream (~35 GB/s x
-// ~150 ns); the hardware prefetcher alone restarts too often on short rows.
-constexpr int64_t kPrefetchBytes = 16384;
-
 // Unsigned weight bytes of blocks b and b+1 (64 values, in element order).
 template <bool kQ4>
 inline __m512i LoadBlockPair(const uint8_t* blk) {

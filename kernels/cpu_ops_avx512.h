@@ -16,6 +16,12 @@
 
 namespace tessera::kernels {
 
+// How far ahead of the computation the decode kernels prefetch the weight
+// stream: more than the bandwidth-delay product of one core's memory stream
+// (~35 GB/s x ~150 ns); the hardware prefetcher alone restarts too often on
+// short rows.
+inline constexpr int64_t kPrefetchBytes = 16384;
+
 void Avx512QuantGemm(const MatrixRef& w, int64_t r0, int64_t r1,
                      const QuantizedRows& x, float* y, int64_t y_stride,
                      bool accumulate, uint8_t* scratch);

@@ -33,8 +33,6 @@ TESSERA_TARGET_PUSH(TESSERA_AVX512_TARGET)
 namespace {
 
 constexpr int kVectors = 9;  // per superblock: 576 bytes
-// Software prefetch distance of the weight stream (see cpu_ops_avx512.cc).
-constexpr int64_t kPrefetchBytes = 16384;
 
 // Lane l of vector v belongs to block (64v + 4l) / 18 of its superblock.
 constexpr int BlockOfLane(int v, int l) { return (64 * v + 4 * l) / 18; }
