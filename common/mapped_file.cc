@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/large_pages.h"
 
 namespace tessera {
 namespace {
@@ -54,6 +55,9 @@ absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(
   int err = errno;
   ::close(fd);
   if (addr == MAP_FAILED) return ErrnoStatus(err, "cannot mmap", path);
+  // Model files are streamed through once per token: 2 MiB pages where the
+  // kernel can (see large_pages.h).
+  AdviseHugePages(addr, size);
   return std::unique_ptr<MappedFile>(new MappedFile(
       path, static_cast<const uint8_t*>(addr), size, /*mapped=*/true));
 }

@@ -1,4 +1,6 @@
-// MappedFile: a read-only memory map of a whole file.
+// MappedFile: a read-only memory map of a whole file, advised for
+// transparent huge pages (large_pages.h): the kernel backs it with 2 MiB
+// pages where the file system and page cache allow.
 //
 // The mapping lives as long as the object; data() stays valid and immutable
 // until destruction. Thread-safe for concurrent readers (immutable after Open).

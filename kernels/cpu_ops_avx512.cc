@@ -6,10 +6,10 @@
 // the activations' precomputed -offset * sum corrections seed the
 // accumulators, so no sign fix-ups are needed in the inner loops.
 //
-//  * matvec (decode, memory bound): straight from the GGUF layout, one row
-//    at a time so the weights are a single sequential stream, prefetched
-//    kPrefetchBytes ahead; per-block scales applied in float lanes. Q8_0
-//    takes two blocks per 512-bit step. Q4_0 reads each row as a plain
+//  * matvec (decode, memory bound): straight from the GGUF layout, two
+//    rows side by side (two-stream decode, cpu_ops_avx512.h), prefetched kPrefetchBytes ahead;
+//    per-block scales applied in float lanes. Q8_0 takes two blocks per
+//    512-bit step. Q4_0 reads each row as a plain
 //    stream of aligned 64-byte vectors against activations in
 //    QuantizedRows' stream layout (cpu_ops_avx512_q4.cc); two blocks per
 //    step remain for activations without that layout.
@@ -71,83 +71,118 @@ inline __m256i LoadBlock(const uint8_t* blk) {
   }
 }
 
-// Decode: one block pair (b, b+1) of a weight row against NA activation
-// rows, accumulated into acc.
-template <bool kQ4, int NA>
-inline void MatVecPair(const uint8_t* row, int64_t b, const QuantizedRows& x,
-                       __m512 (&acc)[NA]) {
+// Decode: one block pair (b, b+1) of NW weight rows against NA activation
+// rows, accumulated into acc; the activation loads serve every weight row.
+template <bool kQ4, int NW, int NA>
+inline void MatVecPair(const uint8_t* const (&rows)[NW], int64_t b,
+                       const QuantizedRows& x, __m512 (&acc)[NW][NA]) {
   constexpr int64_t kBytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
   const __m512i halves =
       _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-  const uint8_t* blk = row + b * kBytes;
-  _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchBytes),
-               _MM_HINT_T0);
-  const __m512i u = LoadBlockPair<kQ4>(blk);
-  const __m128 dw = _mm_cvtph_ps(
-      _mm_cvtsi32_si128(LoadU16(blk) | (LoadU16(blk + kBytes) << 16)));
+  __m512i u[NW];
+  __m128 dw[NW];
+  for (int w = 0; w < NW; ++w) {
+    const uint8_t* blk = rows[w] + b * kBytes;
+    _mm_prefetch(reinterpret_cast<const char*>(blk + kPrefetchBytes),
+                 _MM_HINT_T0);
+    u[w] = LoadBlockPair<kQ4>(blk);
+    dw[w] = _mm_cvtph_ps(
+        _mm_cvtsi32_si128(LoadU16(blk) | (LoadU16(blk + kBytes) << 16)));
+  }
   for (int n = 0; n < NA; ++n) {
-    const __m512i dot = _mm512_dpbusd_epi32(
-        _mm512_loadu_si512(x.quad_corr + n * (x.cols / 4) + b * 8), u,
-        _mm512_loadu_si512(x.qs + n * x.cols + b * 32));
+    const __m512i corr =
+        _mm512_loadu_si512(x.quad_corr + n * (x.cols / 4) + b * 8);
+    const __m512i a = _mm512_loadu_si512(x.qs + n * x.cols + b * 32);
     // Two consecutive activation scales (any alignment).
     const __m128 da = _mm_castsi128_ps(_mm_loadl_epi64(
         reinterpret_cast<const __m128i*>(x.scales + n * x.blocks + b)));
-    const __m512 s = _mm512_permutexvar_ps(
-        halves, _mm512_castps128_ps512(_mm_mul_ps(dw, da)));
-    acc[n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc[n]);
+    for (int w = 0; w < NW; ++w) {
+      const __m512i dot = _mm512_dpbusd_epi32(corr, u[w], a);
+      const __m512 s = _mm512_permutexvar_ps(
+          halves, _mm512_castps128_ps512(_mm_mul_ps(dw[w], da)));
+      acc[w][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc[w][n]);
+    }
   }
 }
 
-// An odd last block, in 256-bit halves.
-template <bool kQ4, int NA>
-inline void MatVecLastBlock(const uint8_t* row, int64_t b,
-                            const QuantizedRows& x, __m512 (&acc)[NA]) {
+// An odd last block of NW weight rows, in 256-bit halves.
+template <bool kQ4, int NW, int NA>
+inline void MatVecLastBlock(const uint8_t* const (&rows)[NW], int64_t b,
+                            const QuantizedRows& x, __m512 (&acc)[NW][NA]) {
   constexpr int64_t kBytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
-  const uint8_t* blk = row + b * kBytes;
-  const __m256i u = LoadBlock<kQ4>(blk);
-  const float dw = _cvtsh_ss(static_cast<uint16_t>(LoadU16(blk)));
-  for (int n = 0; n < NA; ++n) {
-    const __m256i dot = _mm256_dpbusd_epi32(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
-            x.quad_corr + n * (x.cols / 4) + b * 8)),
-        u,
-        _mm256_loadu_si256(
-            reinterpret_cast<const __m256i*>(x.qs + n * x.cols + b * 32)));
-    const __m256 f =
-        _mm256_mul_ps(_mm256_cvtepi32_ps(dot),
-                      _mm256_set1_ps(dw * x.scales[n * x.blocks + b]));
-    acc[n] = _mm512_add_ps(acc[n], _mm512_zextps256_ps512(f));
+  for (int w = 0; w < NW; ++w) {
+    const uint8_t* blk = rows[w] + b * kBytes;
+    const __m256i u = LoadBlock<kQ4>(blk);
+    const float dw = _cvtsh_ss(static_cast<uint16_t>(LoadU16(blk)));
+    for (int n = 0; n < NA; ++n) {
+      const __m256i dot = _mm256_dpbusd_epi32(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+              x.quad_corr + n * (x.cols / 4) + b * 8)),
+          u,
+          _mm256_loadu_si256(
+              reinterpret_cast<const __m256i*>(x.qs + n * x.cols + b * 32)));
+      const __m256 f =
+          _mm256_mul_ps(_mm256_cvtepi32_ps(dot),
+                        _mm256_set1_ps(dw * x.scales[n * x.blocks + b]));
+      acc[w][n] = _mm512_add_ps(acc[w][n], _mm512_zextps256_ps512(f));
+    }
   }
 }
 
-// Decode: rows [r0, r1) against NA activation rows, one row at a time so
-// that the weights are read as a single sequential stream (interleaving
-// several rows' streams defeats the hardware prefetcher), with a software
-// prefetch kPrefetchBytes ahead and two accumulator sets for parallelism.
+// The dot products of NW weight rows (`r`) with NA activation rows, read
+// side by side, into y; two accumulator sets keep the FMA chains short.
+template <bool kQ4, int NW, int NA>
+inline void MatVecRowGroup(const MatrixRef& w, const int64_t (&r)[NW],
+                           const QuantizedRows& x, float* y, int64_t y_stride,
+                           bool accumulate) {
+  const int64_t nb = x.blocks;
+  const uint8_t* rows[NW];
+  __m512 even[NW][NA], odd[NW][NA];
+  for (int i = 0; i < NW; ++i) {
+    rows[i] = w.data + r[i] * w.row_bytes;
+    for (int n = 0; n < NA; ++n) even[i][n] = odd[i][n] = _mm512_setzero_ps();
+  }
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    MatVecPair<kQ4, NW, NA>(rows, b, x, even);
+    MatVecPair<kQ4, NW, NA>(rows, b + 2, x, odd);
+  }
+  if (b + 2 <= nb) {
+    MatVecPair<kQ4, NW, NA>(rows, b, x, even);
+    b += 2;
+  }
+  if (b < nb) MatVecLastBlock<kQ4, NW, NA>(rows, b, x, odd);
+  for (int i = 0; i < NW; ++i) {
+    for (int n = 0; n < NA; ++n) {
+      float& out = y[n * y_stride + r[i]];
+      const float v =
+          _mm512_reduce_add_ps(_mm512_add_ps(even[i][n], odd[i][n]));
+      out = accumulate ? out + v : v;
+    }
+  }
+}
+
+// Decode: rows [r0, r1) against NA activation rows as two weight streams,
+// row i of the first half beside row i of the second (two-stream decode,
+// cpu_ops_avx512.h), each prefetched kPrefetchBytes ahead. With three or four
+// activation rows the accumulators of two weight rows would not fit the
+// registers, and the rows go one at a time.
 template <bool kQ4, int NA>
 void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
                 const QuantizedRows& x, float* y, int64_t y_stride,
                 bool accumulate) {
-  const int64_t nb = x.blocks;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w.data + r * w.row_bytes;
-    __m512 even[NA], odd[NA];
-    for (int n = 0; n < NA; ++n) even[n] = odd[n] = _mm512_setzero_ps();
-    int64_t b = 0;
-    for (; b + 4 <= nb; b += 4) {
-      MatVecPair<kQ4, NA>(row, b, x, even);
-      MatVecPair<kQ4, NA>(row, b + 2, x, odd);
+  int64_t r = r0;
+  if constexpr (NA <= 2) {
+    const int64_t half = (r1 - r0) / 2;
+    for (int64_t i = 0; i < half; ++i) {
+      const int64_t pair[2] = {r0 + i, r0 + half + i};
+      MatVecRowGroup<kQ4, 2, NA>(w, pair, x, y, y_stride, accumulate);
     }
-    if (b + 2 <= nb) {
-      MatVecPair<kQ4, NA>(row, b, x, even);
-      b += 2;
-    }
-    if (b < nb) MatVecLastBlock<kQ4, NA>(row, b, x, odd);
-    for (int n = 0; n < NA; ++n) {
-      float& out = y[n * y_stride + r];
-      const float v = _mm512_reduce_add_ps(_mm512_add_ps(even[n], odd[n]));
-      out = accumulate ? out + v : v;
-    }
+    r = r0 + 2 * half;
+  }
+  for (; r < r1; ++r) {
+    const int64_t one[1] = {r};
+    MatVecRowGroup<kQ4, 1, NA>(w, one, x, y, y_stride, accumulate);
   }
 }
 

@@ -17,7 +17,8 @@
 // permute. Whole superblocks run unrolled and branch-free; the row's last,
 // partial one takes the branches. Against the 4-blocks-per-step kernel this
 // replaced, the kernel alone (BM_MatVecKernelCached) went from 41-43 to
-// 44-46 GB/s on one core.
+// 44-46 GB/s on one core. Two rows are read side by side (two-stream
+// decode, cpu_ops_avx512.h), sharing each activation load.
 #include <algorithm>
 #include <cstdint>
 
@@ -144,92 +145,169 @@ struct Activations {
   }
 };
 
-// Vector v of a superblock (`cur`, after `prev`) against NA activation
-// rows, added into acc.
-template <int NA>
-inline void StreamVector(__m512i cur, __m512i prev, int v, const TableRegs& t,
-                         const Activations<NA>& a, __m512 (&acc)[NA]) {
+// Vector v of a superblock of NW weight rows (`cur`, after `prev`) against
+// NA activation rows, added into acc. The activation loads are shared by
+// the weight rows.
+template <int NW, int NA>
+inline void StreamVectors(const __m512i (&cur)[NW], const __m512i (&prev)[NW],
+                          int v, const TableRegs& t, const Activations<NA>& a,
+                          __m512 (&acc)[NW][NA]) {
   const __m512i nibble = _mm512_set1_epi8(0x0f);
-  const __m512i lo = _mm512_and_si512(cur, nibble);
-  const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(cur, 4), nibble);
-  const __m512 dw = _mm512_cvtph_ps(
-      _mm512_castsi512_si256(_mm512_permutex2var_epi16(prev, t.words[v], cur)));
+  __m512i lo[NW], hi[NW];
+  __m512 dw[NW];
+  for (int w = 0; w < NW; ++w) {
+    lo[w] = _mm512_and_si512(cur[w], nibble);
+    hi[w] = _mm512_and_si512(_mm512_srli_epi16(cur[w], 4), nibble);
+    dw[w] = _mm512_cvtph_ps(_mm512_castsi512_si256(
+        _mm512_permutex2var_epi16(prev[w], t.words[v], cur[w])));
+  }
   for (int n = 0; n < NA; ++n) {
     const uint8_t* p = a.at[n] + 64 * v;
-    __m512i dot = _mm512_load_si512(p + kQ4StreamCorr);
-    dot = _mm512_dpbusd_epi32(dot, lo, _mm512_load_si512(p + kQ4StreamLo));
-    dot = _mm512_dpbusd_epi32(dot, hi, _mm512_load_si512(p + kQ4StreamHi));
-    const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(p + kQ4StreamScale));
-    acc[n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[n]);
+    const __m512i corr = _mm512_load_si512(p + kQ4StreamCorr);
+    const __m512i act_lo = _mm512_load_si512(p + kQ4StreamLo);
+    const __m512i act_hi = _mm512_load_si512(p + kQ4StreamHi);
+    const __m512 act_scale = _mm512_load_ps(p + kQ4StreamScale);
+    for (int w = 0; w < NW; ++w) {
+      __m512i dot = _mm512_dpbusd_epi32(corr, lo[w], act_lo);
+      dot = _mm512_dpbusd_epi32(dot, hi[w], act_hi);
+      acc[w][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+                                  _mm512_mul_ps(dw[w], act_scale), acc[w][n]);
+    }
   }
 }
 
-// One row of nb blocks, its dot products with the NA activation rows.
-template <bool kShifted, int NA>
-inline void StreamRowDots(const uint8_t* row, int64_t nb,
+// Accumulator sets per (weight row, activation row) pair: enough
+// independent FMA chains to hide the FMA latency, few enough to leave
+// registers for the shared activation loads.
+constexpr int AccumulatorSets(int pairs) {
+  return pairs == 1 ? 3 : pairs == 2 ? 2 : 1;
+}
+
+// NW weight rows of nb blocks each (NW = 1 or 2; rows[1]'s alignment is
+// kShiftedB), their dot products with the NA activation rows. The rows are
+// read side by side, each prefetched kPrefetchBytes ahead.
+template <int NW, int NA, bool kShiftedA, bool kShiftedB>
+inline void StreamRowDots(const uint8_t* const (&rows)[NW], int64_t nb,
                           const QuantizedRows& x, const TableRegs& t,
-                          float (&out)[NA]) {
-  __m512 acc[3][NA];
+                          float (&out)[NW][NA]) {
+  static_assert(NW == 1 || NW == 2, "one or two weight rows");
+  constexpr int kSets = AccumulatorSets(NW * NA);
+  __m512 acc[kSets][NW][NA];
   for (auto& set : acc) {
-    for (__m512& v : set) v = _mm512_setzero_ps();
+    for (auto& row : set) {
+      for (__m512& v : row) v = _mm512_setzero_ps();
+    }
   }
   const int64_t bytes = nb * kQ4_0BlockBytes;
-  StreamReader<kShifted> reader(row, bytes);
-  const uint8_t* prefetch = row + kPrefetchBytes;
+  StreamReader<kShiftedA> reader_a(rows[0], bytes);
+  StreamReader<kShiftedB> reader_b(rows[NW - 1], bytes);
+  const uint8_t* prefetch[NW];
+  for (int w = 0; w < NW; ++w) prefetch[w] = rows[w] + kPrefetchBytes;
   for (int64_t s = 0; s < x.supers; ++s) {
     const Activations<NA> a(x, s);
     const int64_t left = bytes - s * kQ4StreamWeightBytes;
-    __m512i prev = _mm512_setzero_si512();
+    __m512i prev[NW] = {};
+    __m512i cur[NW];
     if (left >= kQ4StreamWeightBytes) {
-      // A whole superblock, unrolled (v is a constant), with no branches:
-      // three accumulator sets in turn. It ends on a 64-byte boundary of
-      // the row, so no vector reaches past the row.
+      // A whole superblock, unrolled (v is a constant), with no branches.
+      // It ends on a 64-byte boundary of the row, so no vector reaches past
+      // the row.
 #pragma GCC unroll 9
       for (int v = 0; v < kVectors; ++v) {
-        _mm_prefetch(reinterpret_cast<const char*>(prefetch + 64 * v),
-                     _MM_HINT_T0);
-        const __m512i cur = reader.Next();
-        StreamVector<NA>(cur, prev, v, t, a, acc[v % 3]);
-        prev = cur;
+        for (int w = 0; w < NW; ++w) {
+          _mm_prefetch(reinterpret_cast<const char*>(prefetch[w] + 64 * v),
+                       _MM_HINT_T0);
+        }
+        cur[0] = reader_a.Next();
+        if constexpr (NW == 2) cur[1] = reader_b.Next();
+        StreamVectors<NW, NA>(cur, prev, v, t, a, acc[v % kSets]);
+        for (int w = 0; w < NW; ++w) prev[w] = cur[w];
       }
-      prefetch += kQ4StreamWeightBytes;
+      for (int w = 0; w < NW; ++w) prefetch[w] += kQ4StreamWeightBytes;
     } else {
-      // The row's last blocks: `count` vectors, the last one partly past
-      // the row.
+      // The rows' last blocks: `count` vectors, the last one partly past
+      // the rows.
       const int count = static_cast<int>((left + 63) / 64);
 #pragma GCC unroll 9
       for (int v = 0; v < kVectors; ++v) {
         if (v == count) break;
-        __m512i cur = reader.Next();
-        if (v == count - 1) cur = reader.Last(cur);
-        StreamVector<NA>(cur, prev, v, t, a, acc[v % 3]);
-        prev = cur;
+        cur[0] = reader_a.Next();
+        if constexpr (NW == 2) cur[1] = reader_b.Next();
+        if (v == count - 1) {
+          cur[0] = reader_a.Last(cur[0]);
+          if constexpr (NW == 2) cur[1] = reader_b.Last(cur[1]);
+        }
+        StreamVectors<NW, NA>(cur, prev, v, t, a, acc[v % kSets]);
+        for (int w = 0; w < NW; ++w) prev[w] = cur[w];
       }
     }
   }
-  for (int n = 0; n < NA; ++n) {
-    out[n] = _mm512_reduce_add_ps(
-        _mm512_add_ps(_mm512_add_ps(acc[0][n], acc[1][n]), acc[2][n]));
+  for (int w = 0; w < NW; ++w) {
+    for (int n = 0; n < NA; ++n) {
+      __m512 sum = acc[0][w][n];
+      for (int k = 1; k < kSets; ++k) sum = _mm512_add_ps(sum, acc[k][w][n]);
+      out[w][n] = _mm512_reduce_add_ps(sum);
+    }
   }
 }
 
+bool Shifted(const uint8_t* row) {
+  return (reinterpret_cast<uintptr_t>(row) & 63) != 0;
+}
+
+// StreamRowDots with the rows' alignments as template arguments.
+template <int NW, int NA>
+inline void RowDots(const uint8_t* const (&rows)[NW], const QuantizedRows& x,
+                    const TableRegs& t, float (&out)[NW][NA]) {
+  const bool a = Shifted(rows[0]), b = Shifted(rows[NW - 1]);
+  if (a) {
+    if (b) {
+      StreamRowDots<NW, NA, true, true>(rows, x.blocks, x, t, out);
+    } else {
+      StreamRowDots<NW, NA, true, false>(rows, x.blocks, x, t, out);
+    }
+  } else if (b) {
+    StreamRowDots<NW, NA, false, true>(rows, x.blocks, x, t, out);
+  } else {
+    StreamRowDots<NW, NA, false, false>(rows, x.blocks, x, t, out);
+  }
+}
+
+template <int NW, int NA>
+inline void StoreDots(const float (&dots)[NW][NA], const int64_t (&r)[NW],
+                      float* y, int64_t y_stride, bool accumulate) {
+  for (int w = 0; w < NW; ++w) {
+    for (int n = 0; n < NA; ++n) {
+      float& o = y[n * y_stride + r[w]];
+      o = accumulate ? o + dots[w][n] : dots[w][n];
+    }
+  }
+}
+
+// Rows [r0, r1) as two streams: row i of the first half beside row i of
+// the second. Two streams per core keep more of the memory system busy
+// than one (the hardware prefetcher tracks each), and each activation load
+// serves two weight rows.
 template <int NA>
 void StreamRows(const MatrixRef& w, int64_t r0, int64_t r1,
                 const QuantizedRows& x, float* y, int64_t y_stride,
                 bool accumulate) {
   const TableRegs t;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w.data + r * w.row_bytes;
-    float dots[NA];
-    if ((reinterpret_cast<uintptr_t>(row) & 63) == 0) {
-      StreamRowDots<false, NA>(row, x.blocks, x, t, dots);
-    } else {
-      StreamRowDots<true, NA>(row, x.blocks, x, t, dots);
-    }
-    for (int n = 0; n < NA; ++n) {
-      float& o = y[n * y_stride + r];
-      o = accumulate ? o + dots[n] : dots[n];
-    }
+  const int64_t half = (r1 - r0) / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    const int64_t r[2] = {r0 + i, r0 + half + i};
+    const uint8_t* const rows[2] = {w.data + r[0] * w.row_bytes,
+                                    w.data + r[1] * w.row_bytes};
+    float dots[2][NA];
+    RowDots<2, NA>(rows, x, t, dots);
+    StoreDots<2, NA>(dots, r, y, y_stride, accumulate);
+  }
+  if ((r1 - r0) % 2 != 0) {
+    const int64_t r[1] = {r1 - 1};
+    const uint8_t* const rows[1] = {w.data + r[0] * w.row_bytes};
+    float dots[1][NA];
+    RowDots<1, NA>(rows, x, t, dots);
+    StoreDots<1, NA>(dots, r, y, y_stride, accumulate);
   }
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "common/large_pages.h"
 #include "kernels/cpu_kv_cache.h"
 #include "kernels/cpu_ops.h"
 #include "kernels/cpu_ops_buffer.h"
@@ -48,13 +49,14 @@ struct Matrices {
     const int64_t row_bytes = *model::RowBytes(format, cols);
     const std::vector<float> values = RandomFloats(rows * cols, 7);
     for (int c = 0; c < copies; ++c) {
-      storage.emplace_back(new uint8_t[row_bytes * rows]);
-      (void)model::Quantize(format, values.data(), storage.back().get(),
+      storage.push_back(
+          *LargePageBuffer::Allocate(static_cast<size_t>(row_bytes * rows)));
+      (void)model::Quantize(format, values.data(), storage.back().data(),
                             rows * cols);
-      refs.push_back({format, rows, cols, row_bytes, storage.back().get()});
+      refs.push_back({format, rows, cols, row_bytes, storage.back().data()});
     }
   }
-  std::vector<std::unique_ptr<uint8_t[]>> storage;
+  std::vector<LargePageBuffer> storage;
   std::vector<MatrixRef> refs;
 };
 

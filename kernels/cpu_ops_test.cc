@@ -149,11 +149,14 @@ struct AlignedDelete {
 // Weights straight from a memory map start wherever the file puts them:
 // every row offset within a cache line (even and odd), row lengths with and
 // without whole 4-block groups, and rows that end at the very end of their
-// allocation (so reads past a row would be caught by sanitizers).
+// allocation (so reads past a row would be caught by sanitizers). Seven
+// rows: kernels that read two rows side by side (row i beside row 3 + i)
+// then pair rows of different alignments (5632 columns: 3168-byte rows)
+// and leave one row over.
 TEST_P(KernelTest, QuantMatVecReadsRowsAtAnyAlignment) {
   for (GgmlType format : {GgmlType::kQ8_0, GgmlType::kQ4_0}) {
     for (int64_t cols : {32, 288, 896, 1056, 5632}) {
-      const int64_t rows = 5;
+      const int64_t rows = 7;
       TestMatrix w(format, rows, cols, 4);
       const int64_t bytes = w.ref.row_bytes * rows;
       for (int64_t shift : {0, 2, 8, 30, 32, 33, 62}) {
@@ -164,7 +167,7 @@ TEST_P(KernelTest, QuantMatVecReadsRowsAtAnyAlignment) {
         std::memcpy(base, w.bytes.data(), bytes);
         MatrixRef ref = w.ref;
         ref.data = base;
-        const int64_t n = 1 + cols % 4;
+        const int64_t n = 1 + (cols / 32 + shift) % kMaxMatVecRows;
         const std::vector<float> x = Random(n * cols, 6);
         QuantizedActivations q;
         q.Quantize(x.data(), n, cols, cols, Offset(format), Stream(format),
@@ -173,7 +176,8 @@ TEST_P(KernelTest, QuantMatVecReadsRowsAtAnyAlignment) {
         kernels().quant_matvec(ref, 0, rows, q.rows(), y.data(), rows, false);
         ExpectClose(
             y, Product(w.values, Dequantized(q.rows()), rows, cols, n), 1e-5,
-            absl::StrCat(TypeName(format), " cols ", cols, " shift ", shift));
+            absl::StrCat(TypeName(format), " cols ", cols, " shift ", shift,
+                         " n ", n));
       }
     }
   }

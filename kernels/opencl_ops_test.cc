@@ -41,7 +41,7 @@ HostMatrix MakeMatrix(GgmlType format, int64_t rows, int64_t cols,
   m.exec.cols = cols;
   m.exec.row_bytes = *model::RowBytes(format, cols);
   m.exec.bytes = m.exec.row_bytes * rows;
-  m.exec.storage.resize(m.exec.bytes);
+  m.exec.storage = *LargePageBuffer::Allocate(m.exec.bytes);
   m.values.resize(rows * cols);
   for (int64_t r = 0; r < rows; ++r) {
     uint8_t* row = m.exec.storage.data() + r * m.exec.row_bytes;

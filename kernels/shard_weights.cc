@@ -213,7 +213,9 @@ absl::StatusOr<ExecMatrix> ConvertMatrix(const TensorView& view,
     m.in_place = true;
     return m;
   }
-  m.storage.resize(static_cast<size_t>(m.bytes));
+  auto storage = LargePageBuffer::Allocate(static_cast<size_t>(m.bytes));
+  TESSERA_RETURN_IF_ERROR_CTX(storage.status(), view.name);
+  m.storage = std::move(*storage);
   absl::Status status = absl::OkStatus();
   if (pool == nullptr) {
     status =

@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/large_pages.h"
 #include "kernels/backend.h"
 #include "model/ggml_types.h"
 #include "model/model_config.h"
@@ -44,7 +45,7 @@ struct ExecMatrix {
   int64_t bytes = 0;
   const uint8_t* data = nullptr;  // into the mapping, or storage.data()
   bool in_place = false;
-  std::vector<uint8_t> storage;  // the converted bytes unless in_place
+  LargePageBuffer storage;  // the converted bytes unless in_place
 
   ExecMatrix() = default;
   ExecMatrix(ExecMatrix&&) = default;  // storage's buffer (and data) move along

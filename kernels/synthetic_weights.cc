@@ -47,7 +47,9 @@ class Builder {
     TESSERA_ASSIGN_OR_RETURN(const int64_t row_bytes,
                              model::RowBytes(type, cols));
     const int64_t bytes = row_bytes * rows;
-    auto storage = std::make_unique_for_overwrite<uint8_t[]>(bytes);
+    auto buffer = LargePageBuffer::Allocate(static_cast<size_t>(bytes));
+    TESSERA_RETURN_IF_ERROR_CTX(buffer.status(), name);
+    LargePageBuffer storage = std::move(*buffer);
     const uint64_t tensor_seed = options_.seed * 1000003 + ++tensors_;
     std::vector<absl::Status> errors(pool_ != nullptr ? pool_->num_threads()
                                                       : 1);
@@ -58,7 +60,7 @@ class Builder {
             tensor_seed * 0x100000001b3ULL + static_cast<uint64_t>(r);
         for (float& v : values) v = mean + stddev * Normal(state);
         errors[thread] = model::Quantize(type, values.data(),
-                                         storage.get() + r * row_bytes, cols);
+                                         storage.data() + r * row_bytes, cols);
       }
     };
     if (pool_ != nullptr) {
@@ -72,7 +74,7 @@ class Builder {
     view.type = type;
     view.cols = cols;
     view.rows = rows;
-    view.data = storage.get();
+    view.data = storage.data();
     view.bytes = bytes;
     model_.storage.push_back(std::move(storage));
     model_.bytes += bytes;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/large_pages.h"
 #include "model/ggml_types.h"
 #include "model/model_config.h"
 #include "model/weights.h"
@@ -36,7 +37,7 @@ struct SyntheticOptions {
 
 struct SyntheticModel {
   model::ModelWeights weights;  // views point into `storage`
-  std::vector<std::unique_ptr<uint8_t[]>> storage;
+  std::vector<LargePageBuffer> storage;
   int64_t bytes = 0;  // all tensor bytes
 };
 
