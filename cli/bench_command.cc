@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "cli/args.h"
 #include "cli/command.h"
+#include "common/large_pages.h"
 #include "common/status_macros.h"
 #include "kernels/backend.h"
 #include "kernels/synthetic_weights.h"
@@ -43,6 +44,8 @@ struct FormatFigures {
   double decode_bandwidth_gbps = 0;  // measured around that round
   double decode_roofline_fraction = 0;
   double prefill_tok_s = 0;
+  // Share of the weights in 2 MiB pages (large_pages.h); -1 if unknown.
+  double huge_page_fraction = -1;
 };
 
 // Sums `words` 64-byte lines so the loads cannot be optimised away.
@@ -219,8 +222,10 @@ absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
   synth.matrix_type = format;
   synth.embedding_type = format;
   synth.seed = static_cast<uint64_t>(args.GetInt("seed"));
+  const absl::StatusOr<size_t> huge_before = ProcessHugePageBytes();
   TESSERA_ASSIGN_OR_RETURN(auto model,
                            kernels::MakeSyntheticModel(config, synth, &pool));
+  const absl::StatusOr<size_t> huge_after = ProcessHugePageBytes();
   kernels::BackendOptions options;
   options.threads = static_cast<int>(args.GetInt("threads"));
   options.kv_budget_bytes = int64_t{1} << 30;
@@ -239,12 +244,21 @@ absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
   FormatFigures f;
   f.format = format;
   f.weight_bytes_per_token = WeightBytesPerToken(model->weights);
+  if (huge_before.ok() && huge_after.ok() && model->bytes > 0) {
+    const double grown = static_cast<double>(*huge_after) -
+                         static_cast<double>(*huge_before);
+    f.huge_page_fraction = std::clamp(grown / model->bytes, 0.0, 1.0);
+  }
   TESSERA_RETURN_IF_ERROR(
       TimeModel(*backend, prompt, args.GetInt("decode-tokens"),
                 static_cast<int>(args.GetInt("repeats")),
                 static_cast<int>(args.GetInt("decode-rounds")), probe, f));
-  std::cerr << "  " << model::TypeName(format) << ": " << backend->Describe()
-            << "\n";
+  std::cerr << "  " << model::TypeName(format) << ": " << backend->Describe();
+  if (f.huge_page_fraction >= 0) {
+    std::cerr << absl::StrFormat(", weights %.0f%% in 2 MiB pages",
+                                 100 * f.huge_page_fraction);
+  }
+  std::cerr << "\n";
   return f;
 }
 
@@ -263,11 +277,11 @@ void Print(const ArgParser& args, double bandwidth,
           "\"decode_bandwidth_gbps\": %.3f, "
           "\"decode_roofline_fraction\": %.4f, "
           "\"decode_fraction_of_best_bandwidth\": %.4f, "
-          "\"prefill_tok_s\": %.3f}",
+          "\"prefill_tok_s\": %.3f, \"weights_huge_page_fraction\": %.3f}",
           model::TypeName(f.format), f.weight_bytes_per_token, f.decode_tok_s,
           f.decode_bandwidth_gbps, f.decode_roofline_fraction,
           f.decode_tok_s * f.weight_bytes_per_token / (bandwidth * 1e9),
-          f.prefill_tok_s);
+          f.prefill_tok_s, f.huge_page_fraction);
     }
     std::cout << json << "}\n";
     return;

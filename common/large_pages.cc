@@ -5,7 +5,11 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/mapped_file.h"
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -31,6 +35,28 @@ bool AdviseHugePages(const void* addr, size_t bytes) {
   (void)bytes;
   return false;
 #endif
+}
+
+absl::StatusOr<size_t> ProcessHugePageBytes() {
+  auto text = ReadFileToString("/proc/self/smaps_rollup");
+  if (!text.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "huge page use is unknown here: ", text.status().message()));
+  }
+  // Lines such as "AnonHugePages:    524288 kB".
+  size_t total = 0;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    for (absl::string_view key :
+         {"AnonHugePages:", "FilePmdMapped:", "ShmemPmdMapped:"}) {
+      if (!absl::ConsumePrefix(&line, key)) continue;
+      uint64_t kb = 0;
+      if (absl::ConsumeSuffix(&line, "kB") &&
+          absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &kb)) {
+        total += static_cast<size_t>(kb) * 1024;
+      }
+    }
+  }
+  return total;
 }
 
 absl::StatusOr<LargePageBuffer> LargePageBuffer::Allocate(size_t bytes) {

@@ -30,6 +30,10 @@ inline constexpr size_t kHugePageBytes = size_t{2} << 20;
 // given to a non-empty range and taken.
 bool AdviseHugePages(const void* addr, size_t bytes);
 
+// Bytes of this process's memory now mapped by huge pages (anonymous and
+// file-backed; /proc/self/smaps_rollup). Unavailable where that is unknown.
+absl::StatusOr<size_t> ProcessHugePageBytes();
+
 // A zero-filled, 64-byte aligned buffer that owns its memory. Buffers of at
 // least kHugePageBytes are anonymous mappings, 2 MiB aligned and advised
 // for huge pages; smaller ones come from the heap. Move-only.

@@ -52,6 +52,15 @@ TEST(LargePageBufferTest, ImpossibleSizeIsAnError) {
   EXPECT_EQ(b.status().code(), absl::StatusCode::kResourceExhausted);
 }
 
+TEST(ProcessHugePageBytesTest, ReadsTheCountersOrSaysTheyAreUnknown) {
+  auto bytes = ProcessHugePageBytes();
+  if (!bytes.ok()) {
+    EXPECT_EQ(bytes.status().code(), absl::StatusCode::kUnavailable);
+    return;
+  }
+  EXPECT_EQ(*bytes % 1024, 0u);
+}
+
 TEST(AdviseHugePagesTest, RangesWithoutAWholeHugePageAreNotAdvised) {
   std::vector<uint8_t> small(4096);
   EXPECT_FALSE(AdviseHugePages(small.data(), small.size()));

@@ -123,7 +123,7 @@ TEST(CliTest, BenchPrintsEveryFigureAsJson) {
        {"\"memory_bandwidth_gbps\"", "\"q8_0\": {", "\"q4_0\": {",
         "\"decode_tok_s\"", "\"decode_bandwidth_gbps\"",
         "\"decode_roofline_fraction\"", "\"decode_fraction_of_best_bandwidth\"",
-        "\"prefill_tok_s\""}) {
+        "\"prefill_tok_s\"", "\"weights_huge_page_fraction\""}) {
     EXPECT_NE(r.out.find(key), std::string::npos) << key << "\n" << r.out;
   }
   EXPECT_EQ(r.out.find("nan"), std::string::npos) << r.out;
