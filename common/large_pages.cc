@@ -13,6 +13,7 @@
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 namespace tessera {
@@ -64,8 +65,12 @@ absl::StatusOr<LargePageBuffer> LargePageBuffer::Allocate(size_t bytes) {
   if (bytes == 0) return b;
 #if defined(__linux__)
   if (bytes >= kHugePageBytes) {
-    // Over-map by one huge page, then trim to a 2 MiB-aligned range.
-    const size_t length = RoundUp(bytes, kHugePageBytes);
+    // Over-map by one huge page, then trim to a 2 MiB-aligned range. The
+    // range ends at the page after the buffer, not at the next 2 MiB: its
+    // partial last 2 MiB stays in small pages, so no tail of a huge page
+    // is resident without use.
+    const size_t length =
+        RoundUp(bytes, static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE)));
     void* raw = ::mmap(nullptr, length + kHugePageBytes, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) {

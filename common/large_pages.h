@@ -36,7 +36,8 @@ absl::StatusOr<size_t> ProcessHugePageBytes();
 
 // A zero-filled, 64-byte aligned buffer that owns its memory. Buffers of at
 // least kHugePageBytes are anonymous mappings, 2 MiB aligned and advised
-// for huge pages; smaller ones come from the heap. Move-only.
+// for huge pages over their whole 2 MiB units (a partial last one stays in
+// small pages); smaller ones come from the heap. Move-only.
 class LargePageBuffer {
  public:
   LargePageBuffer() = default;
