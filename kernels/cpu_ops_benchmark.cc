@@ -194,10 +194,11 @@ void BM_MemoryRead(benchmark::State& state) {
 
 void BM_QuantizeActivations(benchmark::State& state) {
   const int64_t rows = state.range(0);
+  const bool stream = state.range(1) != 0;
   const std::vector<float> x = RandomFloats(rows * kFfn, 5);
   QuantizedActivations q;
   for (auto _ : state) {
-    q.Quantize(x.data(), rows, kFfn, kFfn, 128, false, nullptr);
+    q.Quantize(x.data(), rows, kFfn, kFfn, stream ? 8 : 128, stream, nullptr);
     benchmark::DoNotOptimize(q.rows().qs);
   }
   state.SetItemsProcessed(state.iterations() * rows * kFfn);
@@ -269,7 +270,9 @@ BENCHMARK(BM_GemmKernel)
     ->ArgsProduct({{kQ8, kQ4}, {kBest, kAvxVnni, kAvx2}})
     ->ArgNames({"format", "isa"});
 BENCHMARK(BM_MemoryRead)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
-BENCHMARK(BM_QuantizeActivations)->Arg(1)->Arg(128);
+BENCHMARK(BM_QuantizeActivations)
+    ->ArgsProduct({{1, 128}, {0, 1}})
+    ->ArgNames({"rows", "stream"});
 BENCHMARK(BM_RmsNorm);
 BENCHMARK(BM_SwiGlu);
 BENCHMARK(BM_AttendGroup)

@@ -39,17 +39,48 @@ inline float QuantizeBlock(const float* x, int8_t* q) {
 #endif
 }
 
+// Sums of each four consecutive bytes of `bytes` (16 x 4), into sums.
+inline void QuadSums64(const int8_t* bytes, int32_t* sums) {
+#if TESSERA_SIMD_AVX512 && defined(__AVX512VNNI__)
+  // vpdpbusd against unsigned ones: each 32-bit lane sums its 4 bytes.
+  _mm512_storeu_si512(
+      sums, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1),
+                                _mm512_loadu_si512(bytes)));
+#else
+  for (int64_t i = 0; i < 16; ++i) {
+    sums[i] = bytes[4 * i] + bytes[4 * i + 1] + bytes[4 * i + 2] +
+              bytes[4 * i + 3];
+  }
+#endif
+}
+
 }  // namespace
 
 void QuantizeRow(const float* x, int64_t cols, int32_t offset, int8_t* qs,
                  float* scales, int32_t* block_corr, int32_t* quad_corr) {
-  for (int64_t b = 0; b < cols / kBlock; ++b) {
-    int8_t* q = qs + b * kBlock;
-    scales[b] = QuantizeBlock(x + b * kBlock, q);
+  const int64_t blocks = cols / kBlock;
+  for (int64_t b = 0; b < blocks; ++b) {
+    scales[b] = QuantizeBlock(x + b * kBlock, qs + b * kBlock);
+  }
+  // Corrections two blocks (16 quads) at a time, then an odd last block.
+  int32_t sums[16];
+  int64_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    QuadSums64(qs + b * kBlock, sums);
+    int32_t block_sum[2] = {0, 0};
+    for (int64_t i = 0; i < 16; ++i) {
+      quad_corr[b * 8 + i] = -offset * sums[i];
+      block_sum[i / 8] += sums[i];
+    }
+    block_corr[b] = -offset * block_sum[0];
+    block_corr[b + 1] = -offset * block_sum[1];
+  }
+  if (b < blocks) {
+    const int8_t* q = qs + b * kBlock;
     int32_t block_sum = 0;
     for (int64_t j = 0; j < kBlock; j += 4) {
       const int32_t s = q[j] + q[j + 1] + q[j + 2] + q[j + 3];
-      quad_corr[(b * kBlock + j) / 4] = -offset * s;
+      quad_corr[b * 8 + j / 4] = -offset * s;
       block_sum += s;
     }
     block_corr[b] = -offset * block_sum;
@@ -74,11 +105,16 @@ void StreamRow(const int8_t* qs, const float* scales, int64_t blocks,
       std::memcpy(lo + b * kBlockBytes + 2, q, 16);
       std::memcpy(hi + b * kBlockBytes + 2, q + 16, 16);
     }
+    // Lanes past the row see zero bytes, so their corrections are 0 too.
+    int32_t lo_sums[16], hi_sums[16];
+    for (int64_t v = 0; v < kQ4StreamWeightBytes / 64; ++v) {
+      QuadSums64(lo + 64 * v, lo_sums);
+      QuadSums64(hi + 64 * v, hi_sums);
+      for (int64_t i = 0; i < 16; ++i) {
+        corr[16 * v + i] = -offset * (lo_sums[i] + hi_sums[i]);
+      }
+    }
     for (int64_t lane = 0; lane * 4 < count * kBlockBytes; ++lane) {
-      int32_t sum = 0;
-      for (int64_t t = 0; t < 4; ++t)
-        sum += lo[4 * lane + t] + hi[4 * lane + t];
-      corr[lane] = -offset * sum;
       scale[lane] = scales[s * kQ4StreamBlocks + 4 * lane / kBlockBytes];
     }
   }
