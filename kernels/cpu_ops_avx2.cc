@@ -68,37 +68,67 @@ inline __m256i BlockDot(const uint8_t* blk, const int8_t* a,
   }
 }
 
-template <bool kQ4, int NA>
-void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
-                const QuantizedRows& x, float* y, int64_t y_stride,
-                bool accumulate) {
+// The dot products of NW weight rows (`r`) with NA activation rows, read
+// side by side, each prefetched `ahead` bytes ahead, into y.
+template <bool kQ4, int NW, int NA>
+inline void MatVecRowGroup(const MatrixRef& w, const int64_t (&r)[NW],
+                           int64_t ahead, const QuantizedRows& x, float* y,
+                           int64_t y_stride, bool accumulate) {
   constexpr int64_t kBytes = kQ4 ? kQ4_0BlockBytes : kQ8_0BlockBytes;
   const int64_t nb = x.blocks;
-  // Rows are short; prefetch ahead so the stream never restarts cold.
-  const int64_t ahead =
-      (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes * w.row_bytes;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w.data + r * w.row_bytes;
-    __m256 acc[NA];
-    for (int n = 0; n < NA; ++n) acc[n] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* blk = row + b * kBytes;
+  const uint8_t* rows[NW];
+  __m256 acc[NW][NA];
+  for (int i = 0; i < NW; ++i) {
+    rows[i] = w.data + r[i] * w.row_bytes;
+    for (int n = 0; n < NA; ++n) acc[i][n] = _mm256_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    for (int i = 0; i < NW; ++i) {
+      const uint8_t* blk = rows[i] + b * kBytes;
       _mm_prefetch(reinterpret_cast<const char*>(blk + ahead), _MM_HINT_T0);
       const float dw = LoadHalf(blk);
       for (int n = 0; n < NA; ++n) {
         const __m256i dot =
             BlockDot<kQ4>(blk, x.qs + n * x.cols + b * 32,
                           x.quad_corr + n * (x.cols / 4) + b * 8);
-        acc[n] =
-            _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
-                            _mm256_set1_ps(dw * x.scales[n * nb + b]), acc[n]);
+        acc[i][n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                    _mm256_set1_ps(dw * x.scales[n * nb + b]),
+                                    acc[i][n]);
       }
     }
+  }
+  for (int i = 0; i < NW; ++i) {
     for (int n = 0; n < NA; ++n) {
-      float& out = y[n * y_stride + r];
-      const float v = HorizontalSum(acc[n]);
+      float& out = y[n * y_stride + r[i]];
+      const float v = HorizontalSum(acc[i][n]);
       out = accumulate ? out + v : v;
     }
+  }
+}
+
+// Decode: rows [r0, r1) as two weight streams, row i of the first half
+// beside row i of the second, as the AVX-512 kernels (two-stream decode,
+// cpu_ops_avx512.h); with three or four activation rows one at a time, so
+// the accumulators stay in registers.
+template <bool kQ4, int NA>
+void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
+                const QuantizedRows& x, float* y, int64_t y_stride,
+                bool accumulate) {
+  // Rows are short; prefetch ahead so the stream never restarts cold.
+  const int64_t ahead =
+      (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes * w.row_bytes;
+  int64_t r = r0;
+  if constexpr (NA <= 2) {
+    const int64_t half = (r1 - r0) / 2;
+    for (int64_t i = 0; i < half; ++i) {
+      const int64_t pair[2] = {r0 + i, r0 + half + i};
+      MatVecRowGroup<kQ4, 2, NA>(w, pair, ahead, x, y, y_stride, accumulate);
+    }
+    r = r0 + 2 * half;
+  }
+  for (; r < r1; ++r) {
+    const int64_t one[1] = {r};
+    MatVecRowGroup<kQ4, 1, NA>(w, one, ahead, x, y, y_stride, accumulate);
   }
 }
 
