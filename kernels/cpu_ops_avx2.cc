@@ -70,7 +70,7 @@ inline __m256i BlockDot(const uint8_t* blk, const int8_t* a,
 
 // The dot products of NW weight rows (`r`) with NA activation rows, read
 // side by side, each prefetched `ahead` bytes ahead, into y.
-template <bool kQ4, int NW, int NA>
+template <bool kQ4, int NA, int NW>
 inline void MatVecRowGroup(const MatrixRef& w, const int64_t (&r)[NW],
                            int64_t ahead, const QuantizedRows& x, float* y,
                            int64_t y_stride, bool accumulate) {
@@ -117,19 +117,9 @@ void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
   // Rows are short; prefetch ahead so the stream never restarts cold.
   const int64_t ahead =
       (kPrefetchBytes + w.row_bytes - 1) / w.row_bytes * w.row_bytes;
-  int64_t r = r0;
-  if constexpr (NA <= 2) {
-    const int64_t half = (r1 - r0) / 2;
-    for (int64_t i = 0; i < half; ++i) {
-      const int64_t pair[2] = {r0 + i, r0 + half + i};
-      MatVecRowGroup<kQ4, 2, NA>(w, pair, ahead, x, y, y_stride, accumulate);
-    }
-    r = r0 + 2 * half;
-  }
-  for (; r < r1; ++r) {
-    const int64_t one[1] = {r};
-    MatVecRowGroup<kQ4, 1, NA>(w, one, ahead, x, y, y_stride, accumulate);
-  }
+  ForDecodeRows<NA <= 2>(r0, r1, [&](const auto& rows) {
+    MatVecRowGroup<kQ4, NA>(w, rows, ahead, x, y, y_stride, accumulate);
+  });
 }
 
 void QuantMatVec(const MatrixRef& w, int64_t r0, int64_t r1,

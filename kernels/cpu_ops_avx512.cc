@@ -131,7 +131,7 @@ inline void MatVecLastBlock(const uint8_t* const (&rows)[NW], int64_t b,
 
 // The dot products of NW weight rows (`r`) with NA activation rows, read
 // side by side, into y; two accumulator sets keep the FMA chains short.
-template <bool kQ4, int NW, int NA>
+template <bool kQ4, int NA, int NW>
 inline void MatVecRowGroup(const MatrixRef& w, const int64_t (&r)[NW],
                            const QuantizedRows& x, float* y, int64_t y_stride,
                            bool accumulate) {
@@ -171,19 +171,9 @@ template <bool kQ4, int NA>
 void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
                 const QuantizedRows& x, float* y, int64_t y_stride,
                 bool accumulate) {
-  int64_t r = r0;
-  if constexpr (NA <= 2) {
-    const int64_t half = (r1 - r0) / 2;
-    for (int64_t i = 0; i < half; ++i) {
-      const int64_t pair[2] = {r0 + i, r0 + half + i};
-      MatVecRowGroup<kQ4, 2, NA>(w, pair, x, y, y_stride, accumulate);
-    }
-    r = r0 + 2 * half;
-  }
-  for (; r < r1; ++r) {
-    const int64_t one[1] = {r};
-    MatVecRowGroup<kQ4, 1, NA>(w, one, x, y, y_stride, accumulate);
-  }
+  ForDecodeRows<NA <= 2>(r0, r1, [&](const auto& rows) {
+    MatVecRowGroup<kQ4, NA>(w, rows, x, y, y_stride, accumulate);
+  });
 }
 
 void QuantMatVec(const MatrixRef& w, int64_t r0, int64_t r1,

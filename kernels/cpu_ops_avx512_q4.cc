@@ -273,13 +273,20 @@ inline void RowDots(const uint8_t* const (&rows)[NW], const QuantizedRows& x,
   }
 }
 
-template <int NW, int NA>
-inline void StoreDots(const float (&dots)[NW][NA], const int64_t (&r)[NW],
-                      float* y, int64_t y_stride, bool accumulate) {
-  for (int w = 0; w < NW; ++w) {
+// Weight rows `r` (one or two, read side by side) against the NA
+// activation rows, into y.
+template <int NA, int NW>
+inline void StreamRowGroup(const MatrixRef& w, const int64_t (&r)[NW],
+                           const QuantizedRows& x, const TableRegs& t,
+                           float* y, int64_t y_stride, bool accumulate) {
+  const uint8_t* rows[NW];
+  for (int i = 0; i < NW; ++i) rows[i] = w.data + r[i] * w.row_bytes;
+  float dots[NW][NA];
+  RowDots<NW, NA>(rows, x, t, dots);
+  for (int i = 0; i < NW; ++i) {
     for (int n = 0; n < NA; ++n) {
-      float& o = y[n * y_stride + r[w]];
-      o = accumulate ? o + dots[w][n] : dots[w][n];
+      float& o = y[n * y_stride + r[i]];
+      o = accumulate ? o + dots[i][n] : dots[i][n];
     }
   }
 }
@@ -293,22 +300,9 @@ void StreamRows(const MatrixRef& w, int64_t r0, int64_t r1,
                 const QuantizedRows& x, float* y, int64_t y_stride,
                 bool accumulate) {
   const TableRegs t;
-  const int64_t half = (r1 - r0) / 2;
-  for (int64_t i = 0; i < half; ++i) {
-    const int64_t r[2] = {r0 + i, r0 + half + i};
-    const uint8_t* const rows[2] = {w.data + r[0] * w.row_bytes,
-                                    w.data + r[1] * w.row_bytes};
-    float dots[2][NA];
-    RowDots<2, NA>(rows, x, t, dots);
-    StoreDots<2, NA>(dots, r, y, y_stride, accumulate);
-  }
-  if ((r1 - r0) % 2 != 0) {
-    const int64_t r[1] = {r1 - 1};
-    const uint8_t* const rows[1] = {w.data + r[0] * w.row_bytes};
-    float dots[1][NA];
-    RowDots<1, NA>(rows, x, t, dots);
-    StoreDots<1, NA>(dots, r, y, y_stride, accumulate);
-  }
+  ForDecodeRows<true>(r0, r1, [&](const auto& rows) {
+    StreamRowGroup<NA>(w, rows, x, t, y, y_stride, accumulate);
+  });
 }
 
 }  // namespace

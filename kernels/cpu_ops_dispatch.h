@@ -1,6 +1,7 @@
 // Compile-time dispatch shared by the per-ISA kernel files: a kernel
 // templated on the weight format and on the number of activation rows is
-// called through one switch here instead of one in every file.
+// called through one switch here instead of one in every file; the decode
+// kernels' row order is ForDecodeRows.
 //
 //   ForQuantFormat(w.format, [&](auto q4) {
 //     ForMatVecRows(x.rows, [&](auto na) {
@@ -41,6 +42,27 @@ inline void ForMatVecRows(int64_t rows, Fn&& fn) {
       return fn(std::integral_constant<int, 3>());
     default:
       return fn(std::integral_constant<int, 4>());
+  }
+}
+
+// The rows of a decode work item [r0, r1) in two-stream order (see
+// cpu_ops_avx512.h): fn(rows) with rows = int64_t[2] {r0 + i, r0 + half + i}
+// for each row i of the item's first half, then with an int64_t[1] for the
+// row left over. Without kPaired, fn gets an int64_t[1] for every row.
+template <bool kPaired, typename Fn>
+inline void ForDecodeRows(int64_t r0, int64_t r1, Fn&& fn) {
+  int64_t r = r0;
+  if constexpr (kPaired) {
+    const int64_t half = (r1 - r0) / 2;
+    for (int64_t i = 0; i < half; ++i) {
+      const int64_t pair[2] = {r0 + i, r0 + half + i};
+      fn(pair);
+    }
+    r = r0 + 2 * half;
+  }
+  for (; r < r1; ++r) {
+    const int64_t one[1] = {r};
+    fn(one);
   }
 }
 
