@@ -56,37 +56,36 @@ void AttendGroup(const float* q, int64_t group, int64_t head_dim,
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t element_bytes = kv.f16 ? 2 : 4;
   const int64_t pages = (length + kPage - 1) / kPage;
-  for (int64_t g = 0; g < group; ++g) {
-    const float* qg = q + g * head_dim;
-    float* s = scores + g * length;
-    for (int64_t p = 0; p < pages; ++p) {
-      const int64_t n = std::min(kPage, length - p * kPage);
-      const uint8_t* keys = kv.KeyBlock(p) + kv_offset * kPage * element_bytes;
-      if (kv.f16) {
-        simd::DotTransposedF16(qg, head_dim,
-                               reinterpret_cast<const uint16_t*>(keys), kPage,
-                               n, scale, s + p * kPage);
-      } else {
-        simd::DotTransposed(qg, head_dim, reinterpret_cast<const float*>(keys),
-                            kPage, n, scale, s + p * kPage);
-      }
+  for (int64_t p = 0; p < pages; ++p) {
+    const int64_t n = std::min(kPage, length - p * kPage);
+    const uint8_t* keys = kv.KeyBlock(p) + kv_offset * kPage * element_bytes;
+    if (kv.f16) {
+      simd::DotTransposedF16(q, group, head_dim,
+                             reinterpret_cast<const uint16_t*>(keys), kPage, n,
+                             scale, scores + p * kPage, length);
+    } else {
+      simd::DotTransposed(q, group, head_dim,
+                          reinterpret_cast<const float*>(keys), kPage, n, scale,
+                          scores + p * kPage, length);
     }
+  }
+  for (int64_t g = 0; g < group; ++g) {
+    float* s = scores + g * length;
     const float total = simd::ExpShiftedSum(s, simd::Max(s, length), length);
     simd::Scale(s, 1.0f / total, length);
-    float* o = out + g * head_dim;
-    std::fill(o, o + head_dim, 0.0f);
-    for (int64_t p = 0; p < pages; ++p) {
-      const int64_t n = std::min(kPage, length - p * kPage);
-      const uint8_t* values = kv.ValueBlock(p) + kv_offset * element_bytes;
-      if (kv.f16) {
-        simd::WeightedSumF16(s + p * kPage, n,
-                             reinterpret_cast<const uint16_t*>(values),
-                             kv.kv_dim, head_dim, o);
-      } else {
-        simd::WeightedSum(s + p * kPage, n,
-                          reinterpret_cast<const float*>(values), kv.kv_dim,
-                          head_dim, o);
-      }
+  }
+  std::fill(out, out + group * head_dim, 0.0f);
+  for (int64_t p = 0; p < pages; ++p) {
+    const int64_t n = std::min(kPage, length - p * kPage);
+    const uint8_t* values = kv.ValueBlock(p) + kv_offset * element_bytes;
+    if (kv.f16) {
+      simd::WeightedSumF16(scores + p * kPage, group, length, n,
+                           reinterpret_cast<const uint16_t*>(values), kv.kv_dim,
+                           head_dim, out);
+    } else {
+      simd::WeightedSum(scores + p * kPage, group, length, n,
+                        reinterpret_cast<const float*>(values), kv.kv_dim,
+                        head_dim, out);
     }
   }
 }

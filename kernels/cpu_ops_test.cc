@@ -11,6 +11,7 @@
 #include <new>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -174,10 +175,10 @@ TEST_P(KernelTest, QuantMatVecReadsRowsAtAnyAlignment) {
                    nullptr);
         std::vector<float> y(n * rows, 0.0f);
         kernels().quant_matvec(ref, 0, rows, q.rows(), y.data(), rows, false);
-        ExpectClose(
-            y, Product(w.values, Dequantized(q.rows()), rows, cols, n), 1e-5,
-            absl::StrCat(TypeName(format), " cols ", cols, " shift ", shift,
-                         " n ", n));
+        ExpectClose(y, Product(w.values, Dequantized(q.rows()), rows, cols, n),
+                    1e-5,
+                    absl::StrCat(TypeName(format), " cols ", cols, " shift ",
+                                 shift, " n ", n));
       }
     }
   }
@@ -435,10 +436,17 @@ TEST(CpuOpsTest, RopeMatchesReferenceInBothPairings) {
   }
 }
 
+// Groups below and above the kernels' four heads per pass; head sizes with a
+// scalar tail and with more columns than one pass keeps in registers.
 TEST(CpuOpsTest, AttentionMatchesReferenceForF32AndF16Caches) {
-  for (int64_t head_dim : {16, 24}) {
+  for (auto [group, head_dim] : {std::pair<int64_t, int64_t>{3, 16},
+                                 {3, 24},
+                                 {6, 80},
+                                 {8, 64},
+                                 {1, 136}}) {
+    SCOPED_TRACE(absl::StrCat("group ", group, ", head_dim ", head_dim));
     for (GgmlType type : {GgmlType::kF32, GgmlType::kF16}) {
-      const int64_t group = 3, kv_dim = 2 * head_dim, length = 150;
+      const int64_t kv_dim = 2 * head_dim, length = 150;
       KvCache cache(2, kv_dim, type, 1 << 24);
       ASSERT_TRUE(cache.Reserve({{7, length}}).ok());
       const std::vector<float> keys = Random(length * kv_dim, 14);

@@ -285,82 +285,152 @@ float Max(const float* x, int64_t n) {
 
 namespace {
 
-// Four vectors of n <= 4 * kLanes transposed dot products at a time; the
+// Grouped-query attention: up to kHeads heads share every key or value
+// vector loaded, and their accumulators stay in registers.
+constexpr int64_t kHeads = 4;
+#if TESSERA_SIMD_AVX2
+constexpr int64_t kSumVectors = 2;  // 16 registers: 8 accumulators
+#else
+constexpr int64_t kSumVectors = 4;
+#endif
+
+// Scores of heads [h0, h0 + hn) for keys [i, i + kDotVectors * kLanes); the
 // loads past n stay inside the caller's rows (see the header).
+constexpr int64_t kDotVectors = 2;
 template <typename T, typename Load>
-void DotTransposedImpl(const float* q, int64_t dims, const T* kt,
-                       int64_t stride, int64_t n, float scale, float* out,
-                       Load load) {
-  constexpr int64_t kChunk = 4 * kLanes;
-  for (int64_t i = 0; i < n; i += kChunk) {
-    VF acc[4] = {VSet(0), VSet(0), VSet(0), VSet(0)};
-    const int64_t vectors = std::min<int64_t>(4, (n - i + kLanes - 1) / kLanes);
-    for (int64_t d = 0; d < dims; ++d) {
-      const VF qd = VSet(q[d] * scale);
-      const T* row = kt + d * stride + i;
-      for (int64_t j = 0; j < vectors; ++j)
-        acc[j] = VFma(qd, load(row + j * kLanes), acc[j]);
+void DotChunk(const float* q, int64_t hn, int64_t dims, const T* kt,
+              int64_t stride, int64_t i, int64_t n, float scale, float* out,
+              int64_t out_stride, Load load) {
+  const int64_t vectors =
+      std::min<int64_t>(kDotVectors, (n - i + kLanes - 1) / kLanes);
+  VF acc[kHeads][kDotVectors];
+  for (auto& head : acc) {
+    for (VF& a : head) a = VSet(0);
+  }
+  for (int64_t d = 0; d < dims; ++d) {
+    const T* row = kt + d * stride + i;
+    VF k[kDotVectors];
+    for (int64_t j = 0; j < kDotVectors; ++j) {
+      if (j < vectors) k[j] = load(row + j * kLanes);
     }
-    float lanes[kChunk];
-    for (int64_t j = 0; j < vectors; ++j) VStore(lanes + j * kLanes, acc[j]);
-    std::copy_n(lanes, std::min(kChunk, n - i), out + i);
+    for (int64_t h = 0; h < kHeads; ++h) {
+      if (h >= hn) break;
+      const VF qd = VSet(q[h * dims + d]);
+      for (int64_t j = 0; j < kDotVectors; ++j) {
+        if (j < vectors) acc[h][j] = VFma(qd, k[j], acc[h][j]);
+      }
+    }
+  }
+  const VF vs = VSet(scale);
+  for (int64_t h = 0; h < hn; ++h) {
+    float lanes[kDotVectors * kLanes];
+    for (int64_t j = 0; j < vectors; ++j) {
+      VStore(lanes + j * kLanes, VMul(acc[h][j], vs));
+    }
+    std::copy_n(lanes, std::min(kDotVectors * kLanes, n - i),
+                out + h * out_stride + i);
   }
 }
 
-// Output chunks of up to 8 vectors stay in registers across all n rows.
-template <typename T, typename Load, typename Scalar>
-void WeightedSumImpl(const float* p, int64_t n, const T* v, int64_t stride,
-                     int64_t dims, float* out, Load load, Scalar scalar) {
-  constexpr int64_t kChunk = 8 * kLanes;
-  int64_t j0 = 0;
-  for (; j0 + kLanes <= dims; j0 += kChunk) {
-    const int64_t vectors = std::min<int64_t>(8, (dims - j0) / kLanes);
-    VF acc[8];
-    for (int64_t j = 0; j < vectors; ++j) acc[j] = VLoad(out + j0 + j * kLanes);
-    for (int64_t i = 0; i < n; ++i) {
-      const VF pi = VSet(p[i]);
-      const T* row = v + i * stride + j0;
-      for (int64_t j = 0; j < vectors; ++j)
-        acc[j] = VFma(pi, load(row + j * kLanes), acc[j]);
-    }
-    for (int64_t j = 0; j < vectors; ++j) VStore(out + j0 + j * kLanes, acc[j]);
-    if (vectors < 8) {
-      j0 += vectors * kLanes;
-      break;
+template <typename T, typename Load>
+void DotTransposedImpl(const float* q, int64_t heads, int64_t dims, const T* kt,
+                       int64_t stride, int64_t n, float scale, float* out,
+                       int64_t out_stride, Load load) {
+  for (int64_t h0 = 0; h0 < heads; h0 += kHeads) {
+    const int64_t hn = std::min(kHeads, heads - h0);
+    for (int64_t i = 0; i < n; i += kDotVectors * kLanes) {
+      DotChunk(q + h0 * dims, hn, dims, kt, stride, i, n, scale,
+               out + h0 * out_stride, out_stride, load);
     }
   }
-  for (int64_t j = j0; j < dims; ++j) {
-    float sum = out[j];
-    for (int64_t i = 0; i < n; ++i) sum += p[i] * scalar(v[i * stride + j]);
-    out[j] = sum;
+}
+
+// Output columns [j0, j0 + vectors * kLanes) of heads [h0, h0 + hn).
+template <typename T, typename Load>
+void SumChunk(const float* p, int64_t hn, int64_t p_stride, int64_t n,
+              const T* v, int64_t stride, int64_t dims, int64_t j0,
+              int64_t vectors, float* out, Load load) {
+  VF acc[kHeads][kSumVectors];
+  for (int64_t h = 0; h < hn; ++h) {
+    for (int64_t j = 0; j < vectors; ++j) {
+      acc[h][j] = VLoad(out + h * dims + j0 + j * kLanes);
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const T* row = v + i * stride + j0;
+    VF x[kSumVectors];
+    for (int64_t j = 0; j < kSumVectors; ++j) {
+      if (j < vectors) x[j] = load(row + j * kLanes);
+    }
+    for (int64_t h = 0; h < kHeads; ++h) {
+      if (h >= hn) break;
+      const VF ph = VSet(p[h * p_stride + i]);
+      for (int64_t j = 0; j < kSumVectors; ++j) {
+        if (j < vectors) acc[h][j] = VFma(ph, x[j], acc[h][j]);
+      }
+    }
+  }
+  for (int64_t h = 0; h < hn; ++h) {
+    for (int64_t j = 0; j < vectors; ++j) {
+      VStore(out + h * dims + j0 + j * kLanes, acc[h][j]);
+    }
+  }
+}
+
+template <typename T, typename Load, typename Scalar>
+void WeightedSumImpl(const float* p, int64_t heads, int64_t p_stride, int64_t n,
+                     const T* v, int64_t stride, int64_t dims, float* out,
+                     Load load, Scalar scalar) {
+  const int64_t full = dims / kLanes * kLanes;
+  for (int64_t h0 = 0; h0 < heads; h0 += kHeads) {
+    const int64_t hn = std::min(kHeads, heads - h0);
+    const float* ph = p + h0 * p_stride;
+    float* oh = out + h0 * dims;
+    for (int64_t j0 = 0; j0 < full; j0 += kSumVectors * kLanes) {
+      const int64_t vectors = std::min(kSumVectors, (full - j0) / kLanes);
+      SumChunk(ph, hn, p_stride, n, v, stride, dims, j0, vectors, oh, load);
+    }
+    for (int64_t h = 0; h < hn; ++h) {
+      for (int64_t j = full; j < dims; ++j) {
+        float sum = oh[h * dims + j];
+        for (int64_t i = 0; i < n; ++i) {
+          sum += ph[h * p_stride + i] * scalar(v[i * stride + j]);
+        }
+        oh[h * dims + j] = sum;
+      }
+    }
   }
 }
 
 }  // namespace
 
-void DotTransposed(const float* q, int64_t dims, const float* kt,
-                   int64_t stride, int64_t n, float scale, float* out) {
-  DotTransposedImpl(q, dims, kt, stride, n, scale, out,
+void DotTransposed(const float* q, int64_t heads, int64_t dims, const float* kt,
+                   int64_t stride, int64_t n, float scale, float* out,
+                   int64_t out_stride) {
+  DotTransposedImpl(q, heads, dims, kt, stride, n, scale, out, out_stride,
                     [](const float* p) { return VLoad(p); });
 }
 
-void DotTransposedF16(const float* q, int64_t dims, const uint16_t* kt,
-                      int64_t stride, int64_t n, float scale, float* out) {
-  DotTransposedImpl(q, dims, kt, stride, n, scale, out,
+void DotTransposedF16(const float* q, int64_t heads, int64_t dims,
+                      const uint16_t* kt, int64_t stride, int64_t n,
+                      float scale, float* out, int64_t out_stride) {
+  DotTransposedImpl(q, heads, dims, kt, stride, n, scale, out, out_stride,
                     [](const uint16_t* p) { return VLoadH(p); });
 }
 
-void WeightedSum(const float* p, int64_t n, const float* v, int64_t stride,
-                 int64_t dims, float* out) {
+void WeightedSum(const float* p, int64_t heads, int64_t p_stride, int64_t n,
+                 const float* v, int64_t stride, int64_t dims, float* out) {
   WeightedSumImpl(
-      p, n, v, stride, dims, out, [](const float* x) { return VLoad(x); },
-      [](float x) { return x; });
+      p, heads, p_stride, n, v, stride, dims, out,
+      [](const float* x) { return VLoad(x); }, [](float x) { return x; });
 }
 
-void WeightedSumF16(const float* p, int64_t n, const uint16_t* v,
-                    int64_t stride, int64_t dims, float* out) {
+void WeightedSumF16(const float* p, int64_t heads, int64_t p_stride, int64_t n,
+                    const uint16_t* v, int64_t stride, int64_t dims,
+                    float* out) {
   WeightedSumImpl(
-      p, n, v, stride, dims, out, [](const uint16_t* x) { return VLoadH(x); },
+      p, heads, p_stride, n, v, stride, dims, out,
+      [](const uint16_t* x) { return VLoadH(x); },
       [](uint16_t x) { return HalfToFloat(x); });
 }
 

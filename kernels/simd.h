@@ -88,19 +88,28 @@ void Add(const float* x, float* y, int64_t n);
 // x[i] = exp(x[i] - shift); returns the sum of the new values. Relative
 // error below 1e-6 against std::exp for arguments in [-87, 88].
 float ExpShiftedSum(float* x, float shift, int64_t n);
-// out[i] = scale * sum_{d < dims} q[d] * kt[d * stride + i] for i < n: dot
-// products of q with n vectors stored transposed (dimension-major).
+// Scores of `heads` query heads against n keys stored transposed
+// (dimension-major), the heads sharing the keys (grouped-query attention):
+//   out[h * out_stride + i] = scale * sum_{d < dims} q[h * dims + d] *
+//                             kt[d * stride + i]    for h < heads, i < n.
+// Each key vector is loaded once for up to four heads.
 // REQUIRES: n <= stride; kt rows readable up to a multiple of 64 values
 // past i (values past n are read but ignored).
-void DotTransposed(const float* q, int64_t dims, const float* kt,
-                   int64_t stride, int64_t n, float scale, float* out);
-void DotTransposedF16(const float* q, int64_t dims, const uint16_t* kt,
-                      int64_t stride, int64_t n, float scale, float* out);
-// out[j] += sum_{i < n} p[i] * v[i * stride + j] for j < dims.
-void WeightedSum(const float* p, int64_t n, const float* v, int64_t stride,
-                 int64_t dims, float* out);
-void WeightedSumF16(const float* p, int64_t n, const uint16_t* v,
-                    int64_t stride, int64_t dims, float* out);
+void DotTransposed(const float* q, int64_t heads, int64_t dims, const float* kt,
+                   int64_t stride, int64_t n, float scale, float* out,
+                   int64_t out_stride);
+void DotTransposedF16(const float* q, int64_t heads, int64_t dims,
+                      const uint16_t* kt, int64_t stride, int64_t n,
+                      float scale, float* out, int64_t out_stride);
+// Weighted sums of n value vectors for `heads` heads sharing the values:
+//   out[h * dims + j] += sum_{i < n} p[h * p_stride + i] * v[i * stride + j]
+// for h < heads, j < dims. Each value vector is loaded once for up to four
+// heads.
+void WeightedSum(const float* p, int64_t heads, int64_t p_stride, int64_t n,
+                 const float* v, int64_t stride, int64_t dims, float* out);
+void WeightedSumF16(const float* p, int64_t heads, int64_t p_stride, int64_t n,
+                    const uint16_t* v, int64_t stride, int64_t dims,
+                    float* out);
 // Largest x[i] (-infinity when n == 0).
 float Max(const float* x, int64_t n);
 // x[i] *= scale.
