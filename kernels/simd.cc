@@ -286,17 +286,20 @@ float Max(const float* x, int64_t n) {
 namespace {
 
 // Grouped-query attention: up to kHeads heads share every key or value
-// vector loaded, and their accumulators stay in registers.
+// vector loaded, and their kHeads x k{Dot,Sum}Vectors accumulators stay in
+// registers (at most 64 keys per pass, so the reads past n stay within 64
+// values; see the header).
 constexpr int64_t kHeads = 4;
 #if TESSERA_SIMD_AVX2
 constexpr int64_t kSumVectors = 2;  // 16 registers: 8 accumulators
-#else
+constexpr int64_t kDotVectors = 2;
+#else  // 32 registers: 16 accumulators
 constexpr int64_t kSumVectors = 4;
+constexpr int64_t kDotVectors = 4;
 #endif
 
 // Scores of heads [h0, h0 + hn) for keys [i, i + kDotVectors * kLanes); the
 // loads past n stay inside the caller's rows (see the header).
-constexpr int64_t kDotVectors = 2;
 template <typename T, typename Load>
 void DotChunk(const float* q, int64_t hn, int64_t dims, const T* kt,
               int64_t stride, int64_t i, int64_t n, float scale, float* out,
