@@ -1,17 +1,18 @@
 #include "kernels/cpu_kv_cache.h"
 
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "kernels/simd.h"
 
 namespace tessera::kernels {
 
 const uint8_t* KvLayerView::Block(int64_t page, int kind) const {
-  const int64_t element_bytes = f16 ? 2 : 4;
-  return pages[page].get() +
-         (2 * layer + kind) * KvCache::kPageTokens * kv_dim * element_bytes;
+  return pages[page].data() +
+         (2 * layer + kind) * KvCache::kPageTokens * token_bytes();
 }
 
 KvCache::KvCache(int64_t layers, int64_t kv_dim, model::GgmlType type,
@@ -40,14 +41,20 @@ absl::Status KvCache::Reserve(
         "KV cache budget exhausted: ", reserved_bytes_, " bytes reserved + ",
         new_bytes, " needed > budget of ", budget_bytes_, " bytes"));
   }
+  // Untouched pages cost no RSS (they are mapped zero pages, or heap).
+  std::vector<LargePageBuffer> fresh;
+  fresh.reserve(new_pages);
+  for (int64_t i = 0; i < new_pages; ++i) {
+    TESSERA_ASSIGN_OR_RETURN(LargePageBuffer page,
+                             LargePageBuffer::Allocate(page_bytes()));
+    fresh.push_back(std::move(page));
+  }
   for (const auto& [id, tokens] : needs) {
     Session& s = sessions_[id];
     const int64_t pages = (tokens + kPageTokens - 1) / kPageTokens;
     while (static_cast<int64_t>(s.pages.size()) < pages) {
-      // Left uninitialised: pages are written before they are read, and
-      // untouched memory costs no RSS.
-      s.pages.push_back(
-          std::make_unique_for_overwrite<uint8_t[]>(page_bytes()));
+      s.pages.push_back(std::move(fresh.back()));
+      fresh.pop_back();
     }
   }
   reserved_bytes_ += new_bytes;

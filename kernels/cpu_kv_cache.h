@@ -7,7 +7,11 @@
 //   keys   (kind 0): dimension-major, [kv_dim][kPageTokens], so the scores
 //                    of a query against a page's 64 keys are plain FMAs;
 //   values (kind 1): token-major, [kPageTokens][kv_dim].
-// Pages are never moved: growing a session never copies its cache.
+// Pages are never moved: growing a session never copies its cache. Pages of
+// 2 MiB or more are in huge pages where the system has them (see
+// common/large_pages.h): attention reads every cached page of a layer for
+// each new token, and on a virtual machine a TLB miss per 4 KiB of that is a
+// large part of attention's time.
 //
 // Thread-safety: not thread-safe; the backend serialises calls. Different
 // threads may write different tokens' rows concurrently.
@@ -22,13 +26,14 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "common/large_pages.h"
 #include "model/ggml_types.h"
 
 namespace tessera::kernels {
 
 // Read access to one layer of one session's cache.
 struct KvLayerView {
-  const std::unique_ptr<uint8_t[]>* pages = nullptr;
+  const LargePageBuffer* pages = nullptr;
   int64_t layer = 0;
   int64_t kv_dim = 0;
   bool f16 = false;
@@ -39,6 +44,8 @@ struct KvLayerView {
   // The page's value block: element [i * kv_dim + d].
   const uint8_t* ValueBlock(int64_t page) const { return Block(page, 1); }
   const uint8_t* Block(int64_t page, int kind) const;
+  // Bytes of one token's keys (or values).
+  int64_t token_bytes() const { return kv_dim * (f16 ? 2 : 4); }
 };
 
 class KvCache {
@@ -59,7 +66,8 @@ class KvCache {
 
   // Makes each listed session (created if new) able to hold the given
   // number of tokens. All or nothing: ResourceExhausted, with nothing
-  // changed, when the budget cannot hold the new pages.
+  // changed, when the budget cannot hold the new pages or the memory
+  // cannot be had.
   absl::Status Reserve(absl::Span<const std::pair<uint64_t, int64_t>> needs);
 
   bool Contains(uint64_t session) const { return sessions_.count(session) > 0; }
@@ -80,7 +88,7 @@ class KvCache {
  private:
   struct Session {
     int64_t length = 0;
-    std::vector<std::unique_ptr<uint8_t[]>> pages;
+    std::vector<LargePageBuffer> pages;
   };
 
   const int64_t layers_;
