@@ -312,7 +312,7 @@ void DotChunk(const float* q, int64_t hn, int64_t dims, const T* kt,
   }
   for (int64_t d = 0; d < dims; ++d) {
     const T* row = kt + d * stride + i;
-    VF k[kDotVectors];
+    VF k[kDotVectors] = {};
     for (int64_t j = 0; j < kDotVectors; ++j) {
       if (j < vectors) k[j] = load(row + j * kLanes);
     }
@@ -361,7 +361,7 @@ void SumChunk(const float* p, int64_t hn, int64_t p_stride, int64_t n,
   }
   for (int64_t i = 0; i < n; ++i) {
     const T* row = v + i * stride + j0;
-    VF x[kSumVectors];
+    VF x[kSumVectors] = {};
     for (int64_t j = 0; j < kSumVectors; ++j) {
       if (j < vectors) x[j] = load(row + j * kLanes);
     }

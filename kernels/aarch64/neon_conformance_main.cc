@@ -21,8 +21,12 @@
 // exact) or the columns (float formats); NEON and scalar may differ by twice
 // that. A lost, duplicated or misplaced value is orders of magnitude larger.
 //
+// Also covered: simd.cc's grouped-query attention helpers (DotTransposed,
+// WeightedSum and their F16 forms, compiled for NEON here) against exact
+// double sums, within 1e-5 of the terms' magnitude (the "max" printed).
+//
 // Standalone on purpose: it links only the kernel sources (cpu_ops_neon.cc,
-// cpu_ops_scalar.cc, cpu_ops_quant.cc, thread_pool.cc) and
+// cpu_ops_scalar.cc, cpu_ops_quant.cc, simd.cc, thread_pool.cc) and
 // standalone_logging.cc, so it cross-compiles without Abseil's libraries.
 // scripts/check_neon.sh builds and runs it under qemu-aarch64; it lives in a
 // subfolder so that the kernels component (kernels/*.cc) does not build it.
@@ -417,8 +421,104 @@ void RunFloatCase(const Weights& w, int64_t n, std::mt19937& rng,
   }
 }
 
+// Whether |got - want| is within a float rounding budget of the terms'
+// magnitude; keeps the worst relative error in verdict.worst and the first
+// failure, prefixed by `what`, in verdict.error.
+void CheckSum(const std::string& what, float got, double want, double magnitude,
+              Verdict& verdict) {
+  const double error = std::fabs(got - want);
+  verdict.worst = std::max(verdict.worst, error / (magnitude + 1e-30));
+  if (error <= 1e-5 * magnitude || !verdict.error.empty()) return;
+  verdict.error =
+      Str(what, ": got ", got, ", want ", want, " (terms ", magnitude, ")");
+}
+
+// simd.cc's grouped-query attention helpers (built here for NEON) against
+// double sums: head counts below, at and above the four per pass; key
+// counts and head sizes below, at and between the 4-lane steps; F32 and
+// F16 caches. Keys are dimension-major rows of 64 (a cache page), values
+// token-major rows of dims + 3.
+Verdict AttentionCase(int64_t heads, int64_t dims, int64_t n, bool f16,
+                      std::mt19937& rng) {
+  constexpr int64_t kStride = 64;
+  std::uniform_real_distribution<float> u(-1, 1);
+  auto random = [&](int64_t count) {
+    std::vector<float> v(count);
+    for (float& x : v) x = u(rng);
+    return v;
+  };
+  auto rounded = [&](std::vector<float> v) {
+    for (float& x : v) x = f16 ? simd::HalfToFloat(simd::FloatToHalf(x)) : x;
+    return v;
+  };
+  auto halves = [](const std::vector<float>& v) {
+    std::vector<uint16_t> h(v.size());
+    for (size_t i = 0; i < v.size(); ++i) h[i] = simd::FloatToHalf(v[i]);
+    return h;
+  };
+  const int64_t v_stride = dims + 3;
+  const std::vector<float> q = random(heads * dims);
+  const std::vector<float> kt = rounded(random(dims * kStride));
+  const std::vector<float> p = random(heads * n);
+  const std::vector<float> v = rounded(random(n * v_stride));
+  const std::vector<float> init = random(heads * dims);
+  std::vector<float> scores(heads * n), out = init;
+  const float scale = 0.125f;
+  if (f16) {
+    const std::vector<uint16_t> kh = halves(kt), vh = halves(v);
+    simd::DotTransposedF16(q.data(), heads, dims, kh.data(), kStride, n, scale,
+                           scores.data(), n);
+    simd::WeightedSumF16(p.data(), heads, n, n, vh.data(), v_stride, dims,
+                         out.data());
+  } else {
+    simd::DotTransposed(q.data(), heads, dims, kt.data(), kStride, n, scale,
+                        scores.data(), n);
+    simd::WeightedSum(p.data(), heads, n, n, v.data(), v_stride, dims,
+                      out.data());
+  }
+  Verdict verdict;
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t i = 0; i < n; ++i) {
+      double want = 0, magnitude = 0;
+      for (int64_t d = 0; d < dims; ++d) {
+        const double term = double{q[h * dims + d]} * kt[d * kStride + i];
+        want += term;
+        magnitude += std::fabs(term);
+      }
+      CheckSum(Str("score ", h, ",", i), scores[h * n + i], scale * want,
+               scale * magnitude, verdict);
+    }
+    for (int64_t j = 0; j < dims; ++j) {
+      double want = init[h * dims + j], magnitude = std::fabs(want);
+      for (int64_t i = 0; i < n; ++i) {
+        const double term = double{p[h * n + i]} * v[i * v_stride + j];
+        want += term;
+        magnitude += std::fabs(term);
+      }
+      CheckSum(Str("output ", h, ",", j), out[h * dims + j], want, magnitude,
+               verdict);
+    }
+  }
+  return verdict;
+}
+
+void RunAttentionCases(std::mt19937& rng, Tally& tally) {
+  for (bool f16 : {false, true}) {
+    for (int64_t heads : {1, 3, 4, 6, 8}) {
+      for (int64_t dims : {3, 4, 7, 16, 64}) {
+        for (int64_t n : {1, 5, 16, 37, 64}) {
+          Report(Str("attention ", f16 ? "f16" : "f32", " heads=", heads,
+                     " dims=", dims, " keys=", n),
+                 AttentionCase(heads, dims, n, f16, rng), tally);
+        }
+      }
+    }
+  }
+}
+
 void RunAllCases(Tally& tally) {
   std::mt19937 rng(20240611);
+  RunAttentionCases(rng, tally);
   for (GgmlType format : {GgmlType::kQ8_0, GgmlType::kQ4_0}) {
     // Odd and even block counts, and every remainder of 4-block groups.
     for (int64_t blocks : {1, 2, 3, 4, 5, 8, 33}) {
@@ -466,12 +566,14 @@ int Main(int argc, char** argv) {
   Tally tally;
   RunAllCases(tally);
   if (tally.failures > 0) {
-    std::printf("FAIL: %s: %d of %d cases differ from the scalar kernels\n",
-                variant, tally.failures, tally.cases);
+    std::printf(
+        "FAIL: %s: %d of %d cases differ from the scalar kernels or "
+        "exact sums\n",
+        variant, tally.failures, tally.cases);
     return 1;
   }
-  std::printf("PASS: %s: %d cases match the scalar kernels\n", variant,
-              tally.cases);
+  std::printf("PASS: %s: %d cases match the scalar kernels or exact sums\n",
+              variant, tally.cases);
   return 0;
 }
 
