@@ -298,6 +298,26 @@ constexpr int64_t kSumVectors = 4;
 constexpr int64_t kDotVectors = 4;
 #endif
 
+// The step both helpers repeat: loads `vectors` (<= V) vectors at `row`
+// once, and for each of hn heads adds scalar[h * scalar_stride] times them
+// into acc[h].
+template <int64_t V, typename T, typename Load>
+inline void FmaHeads(const T* row, int64_t vectors, const float* scalar,
+                     int64_t scalar_stride, int64_t hn, Load load,
+                     VF (&acc)[kHeads][V]) {
+  VF x[V] = {};
+  for (int64_t j = 0; j < V; ++j) {
+    if (j < vectors) x[j] = load(row + j * kLanes);
+  }
+  for (int64_t h = 0; h < kHeads; ++h) {
+    if (h >= hn) break;
+    const VF s = VSet(scalar[h * scalar_stride]);
+    for (int64_t j = 0; j < V; ++j) {
+      if (j < vectors) acc[h][j] = VFma(s, x[j], acc[h][j]);
+    }
+  }
+}
+
 // Scores of heads [h0, h0 + hn) for keys [i, i + kDotVectors * kLanes); the
 // loads past n stay inside the caller's rows (see the header).
 template <typename T, typename Load>
@@ -311,18 +331,7 @@ void DotChunk(const float* q, int64_t hn, int64_t dims, const T* kt,
     for (VF& a : head) a = VSet(0);
   }
   for (int64_t d = 0; d < dims; ++d) {
-    const T* row = kt + d * stride + i;
-    VF k[kDotVectors] = {};
-    for (int64_t j = 0; j < kDotVectors; ++j) {
-      if (j < vectors) k[j] = load(row + j * kLanes);
-    }
-    for (int64_t h = 0; h < kHeads; ++h) {
-      if (h >= hn) break;
-      const VF qd = VSet(q[h * dims + d]);
-      for (int64_t j = 0; j < kDotVectors; ++j) {
-        if (j < vectors) acc[h][j] = VFma(qd, k[j], acc[h][j]);
-      }
-    }
+    FmaHeads(kt + d * stride + i, vectors, q + d, dims, hn, load, acc);
   }
   const VF vs = VSet(scale);
   for (int64_t h = 0; h < hn; ++h) {
@@ -360,18 +369,7 @@ void SumChunk(const float* p, int64_t hn, int64_t p_stride, int64_t n,
     }
   }
   for (int64_t i = 0; i < n; ++i) {
-    const T* row = v + i * stride + j0;
-    VF x[kSumVectors] = {};
-    for (int64_t j = 0; j < kSumVectors; ++j) {
-      if (j < vectors) x[j] = load(row + j * kLanes);
-    }
-    for (int64_t h = 0; h < kHeads; ++h) {
-      if (h >= hn) break;
-      const VF ph = VSet(p[h * p_stride + i]);
-      for (int64_t j = 0; j < kSumVectors; ++j) {
-        if (j < vectors) acc[h][j] = VFma(ph, x[j], acc[h][j]);
-      }
-    }
+    FmaHeads(v + i * stride + j0, vectors, p + i, p_stride, hn, load, acc);
   }
   for (int64_t h = 0; h < hn; ++h) {
     for (int64_t j = 0; j < vectors; ++j) {
