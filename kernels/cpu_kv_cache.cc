@@ -41,7 +41,9 @@ absl::Status KvCache::Reserve(
         "KV cache budget exhausted: ", reserved_bytes_, " bytes reserved + ",
         new_bytes, " needed > budget of ", budget_bytes_, " bytes"));
   }
-  // Untouched pages cost no RSS (they are mapped zero pages, or heap).
+  // All pages first, so that a failed allocation changes nothing. Pages of
+  // 2 MiB or more are mappings that cost no RSS until written; smaller ones
+  // come zeroed from the heap.
   std::vector<LargePageBuffer> fresh;
   fresh.reserve(new_pages);
   for (int64_t i = 0; i < new_pages; ++i) {

@@ -7,9 +7,9 @@
 // accumulators, so no sign fix-ups are needed in the inner loops.
 //
 //  * matvec (decode, memory bound): straight from the GGUF layout, two
-//    rows side by side (two-stream decode, cpu_ops_avx512.h), prefetched kPrefetchBytes ahead;
-//    per-block scales applied in float lanes. Q8_0 takes two blocks per
-//    512-bit step. Q4_0 reads each row as a plain
+//    rows side by side (two-stream decode, cpu_ops_avx512.h), prefetched
+//    kPrefetchBytes ahead; per-block scales applied in float lanes. Q8_0
+//    takes two blocks per 512-bit step. Q4_0 reads each row as a plain
 //    stream of aligned 64-byte vectors against activations in
 //    QuantizedRows' stream layout (cpu_ops_avx512_q4.cc); two blocks per
 //    step remain for activations without that layout.

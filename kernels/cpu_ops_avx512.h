@@ -16,14 +16,15 @@
 
 namespace tessera::kernels {
 
-// Two-stream decode: the decode kernels read two weight rows side by side: row i of the first
-// half of their row range beside row i of the second, two sequential
-// streams per core. Against one row at a time this lets each core keep
-// more of the memory system busy (the hardware prefetcher runs ahead on
-// both streams) and halves the activation loads per weight byte. On the
-// development machine (Zen 5, two cores, weights in 2 MiB pages) the
-// tinyllama-1.1b Q4_0 matrices of one decode step went from 0.80-0.83 to
-// 0.89-0.99 of the plain read bandwidth when the memory bus was free.
+// Two-stream decode: the decode kernels read two weight rows side by side,
+// row i of the first half of their row range beside row i of the second:
+// two sequential streams per core. Against one row at a time this lets
+// each core keep more of the memory system busy (the hardware prefetcher
+// runs ahead on both streams) and halves the activation loads per weight
+// byte. On the development machine (Zen 5, two cores, weights in 2 MiB
+// pages) the tinyllama-1.1b Q4_0 matrices of one decode step went from
+// 0.80-0.83 to 0.89-0.99 of the plain read bandwidth when the memory bus
+// was free.
 
 // How far ahead of the computation each decode stream is prefetched. The
 // two streams together stay above the bandwidth-delay product of one core
