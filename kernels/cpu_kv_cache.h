@@ -44,8 +44,9 @@ struct KvLayerView {
   // The page's value block: element [i * kv_dim + d].
   const uint8_t* ValueBlock(int64_t page) const { return Block(page, 1); }
   const uint8_t* Block(int64_t page, int kind) const;
-  // Bytes of one token's keys (or values).
-  int64_t token_bytes() const { return kv_dim * (f16 ? 2 : 4); }
+  // Bytes of one cached element, and of one token's keys (or values).
+  int64_t element_bytes() const { return f16 ? 2 : 4; }
+  int64_t token_bytes() const { return kv_dim * element_bytes(); }
 };
 
 class KvCache {

@@ -54,7 +54,7 @@ void AttendGroup(const float* q, int64_t group, int64_t head_dim,
                  float* scores, float* out) {
   constexpr int64_t kPage = KvCache::kPageTokens;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  const int64_t element_bytes = kv.f16 ? 2 : 4;
+  const int64_t element_bytes = kv.element_bytes();
   const int64_t pages = (length + kPage - 1) / kPage;
   for (int64_t p = 0; p < pages; ++p) {
     const int64_t n = std::min(kPage, length - p * kPage);

@@ -39,19 +39,22 @@ inline float QuantizeBlock(const float* x, int8_t* q) {
 #endif
 }
 
-// Sums of each four consecutive bytes of `bytes` (16 x 4), into sums.
-inline void QuadSums64(const int8_t* bytes, int32_t* sums) {
+// Sums of each four consecutive bytes of `bytes` (quads x 4, quads <= 16),
+// into sums.
+inline void QuadSums(const int8_t* bytes, int64_t quads, int32_t* sums) {
 #if TESSERA_SIMD_AVX512 && defined(__AVX512VNNI__)
-  // vpdpbusd against unsigned ones: each 32-bit lane sums its 4 bytes.
-  _mm512_storeu_si512(
-      sums, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1),
-                                _mm512_loadu_si512(bytes)));
-#else
-  for (int64_t i = 0; i < 16; ++i) {
+  if (quads == 16) {
+    // vpdpbusd against unsigned ones: each 32-bit lane sums its 4 bytes.
+    _mm512_storeu_si512(
+        sums, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1),
+                                  _mm512_loadu_si512(bytes)));
+    return;
+  }
+#endif
+  for (int64_t i = 0; i < quads; ++i) {
     sums[i] = bytes[4 * i] + bytes[4 * i + 1] + bytes[4 * i + 2] +
               bytes[4 * i + 3];
   }
-#endif
 }
 
 }  // namespace
@@ -62,28 +65,19 @@ void QuantizeRow(const float* x, int64_t cols, int32_t offset, int8_t* qs,
   for (int64_t b = 0; b < blocks; ++b) {
     scales[b] = QuantizeBlock(x + b * kBlock, qs + b * kBlock);
   }
-  // Corrections two blocks (16 quads) at a time, then an odd last block.
-  int32_t sums[16];
-  int64_t b = 0;
-  for (; b + 2 <= blocks; b += 2) {
-    QuadSums64(qs + b * kBlock, sums);
-    int32_t block_sum[2] = {0, 0};
-    for (int64_t i = 0; i < 16; ++i) {
-      quad_corr[b * 8 + i] = -offset * sums[i];
-      block_sum[i / 8] += sums[i];
+  // Corrections two blocks (16 quads) at a time; an odd last block alone.
+  for (int64_t b = 0; b < blocks; b += 2) {
+    const int64_t pair = std::min<int64_t>(2, blocks - b);
+    int32_t sums[16];
+    QuadSums(qs + b * kBlock, 8 * pair, sums);
+    for (int64_t k = 0; k < pair; ++k) {
+      int32_t block_sum = 0;
+      for (int64_t i = 8 * k; i < 8 * k + 8; ++i) {
+        quad_corr[b * 8 + i] = -offset * sums[i];
+        block_sum += sums[i];
+      }
+      block_corr[b + k] = -offset * block_sum;
     }
-    block_corr[b] = -offset * block_sum[0];
-    block_corr[b + 1] = -offset * block_sum[1];
-  }
-  if (b < blocks) {
-    const int8_t* q = qs + b * kBlock;
-    int32_t block_sum = 0;
-    for (int64_t j = 0; j < kBlock; j += 4) {
-      const int32_t s = q[j] + q[j + 1] + q[j + 2] + q[j + 3];
-      quad_corr[b * 8 + j / 4] = -offset * s;
-      block_sum += s;
-    }
-    block_corr[b] = -offset * block_sum;
   }
 }
 
@@ -108,8 +102,8 @@ void StreamRow(const int8_t* qs, const float* scales, int64_t blocks,
     // Lanes past the row see zero bytes, so their corrections are 0 too.
     int32_t lo_sums[16], hi_sums[16];
     for (int64_t v = 0; v < kQ4StreamWeightBytes / 64; ++v) {
-      QuadSums64(lo + 64 * v, lo_sums);
-      QuadSums64(hi + 64 * v, hi_sums);
+      QuadSums(lo + 64 * v, 16, lo_sums);
+      QuadSums(hi + 64 * v, 16, hi_sums);
       for (int64_t i = 0; i < 16; ++i) {
         corr[16 * v + i] = -offset * (lo_sums[i] + hi_sums[i]);
       }
