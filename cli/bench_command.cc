@@ -229,6 +229,8 @@ absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
   kernels::BackendOptions options;
   options.threads = static_cast<int>(args.GetInt("threads"));
   options.kv_budget_bytes = int64_t{1} << 30;
+  TESSERA_ASSIGN_OR_RETURN(options.kv_type,
+                           kernels::ParseKvType(args.GetString("kv-type")));
   TESSERA_ASSIGN_OR_RETURN(
       auto backend, kernels::CreateBackend(args.GetString("backend"), options));
   kernels::ShardSpec spec;
@@ -344,6 +346,7 @@ int BenchMain(const std::vector<std::string>& argv) {
       .String("shape", "tinyllama-1.1b", "model shape (model_shapes.h)")
       .String("formats", "q8_0,q4_0", "comma-separated execution formats")
       .Bool("f16", false, "also measure F16 weights")
+      .String("kv-type", "f32", "KV cache element type: f32 | f16")
       .Int("prompt-tokens", 128, "prefill prompt length")
       .Int("decode-tokens", 32, "decode steps timed after the prompt")
       .Int("repeats", 2, "prefill repetitions (best is reported)")

@@ -46,7 +46,13 @@ absl::StatusOr<std::unique_ptr<model::LogitsModel>> MakeEngine(
   if (ctx <= 0 || ctx > file.config.context_length) {
     ctx = file.config.context_length;
   }
+  TESSERA_ASSIGN_OR_RETURN(const model::GgmlType kv_type,
+                           kernels::ParseKvType(args.GetString("kv-type")));
   if (backend == "reference") {
+    if (kv_type != model::GgmlType::kF32) {
+      return absl::InvalidArgumentError(
+          "--kv-type: the reference backend keeps its KV cache in f32");
+    }
     TESSERA_ASSIGN_OR_RETURN(reference_storage,
                              model::ReferenceModel::Create(file.weights));
     *reference_out = reference_storage.get();
@@ -58,6 +64,7 @@ absl::StatusOr<std::unique_ptr<model::LogitsModel>> MakeEngine(
   kernels::BackendOptions options;
   options.threads = static_cast<int>(args.GetInt("threads"));
   options.max_context_tokens = ctx;
+  options.kv_type = kv_type;
   TESSERA_ASSIGN_OR_RETURN(auto instance,
                            kernels::CreateBackend(backend, options));
   TESSERA_ASSIGN_OR_RETURN(
@@ -126,6 +133,8 @@ int RunMain(const std::vector<std::string>& argv) {
   args.String("format", "auto",
               "execution format: auto (the file's) f32 f16 q8_0 q4_0");
   args.Int("threads", 2, "CPU threads");
+  args.String("kv-type", "f32",
+              "KV cache element type: f32 | f16 (half the memory; cpu only)");
   args.Int("ctx", 0, "context length (0 = the model's)");
   DeclareSamplingFlags(args);
   return RunParsed(args, argv, "tessera run", Run);

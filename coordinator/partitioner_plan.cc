@@ -32,6 +32,16 @@ pt::ActivationCodec ToCodec(worker::Codec codec) {
   }
 }
 
+// Bytes per cached K or V value: the widest KV cache of the workers
+// (--kv-type), so that no stage is planned with less KV memory than it uses.
+int64_t KvBytesPerValue(const MeasuredCluster& measured) {
+  int64_t bytes = 2;
+  for (const v1::ProfileResponse& p : measured.profiles) {
+    if (p.kv_format() != v1::TENSOR_FORMAT_F16) bytes = 4;
+  }
+  return bytes;
+}
+
 absl::StatusOr<pt::Problem> BuildProblem(const model::ModelConfig& config,
                                          const MeasuredCluster& measured,
                                          model::GgmlType format,
@@ -40,7 +50,7 @@ absl::StatusOr<pt::Problem> BuildProblem(const model::ModelConfig& config,
   cost_options.formats = {format};
   cost_options.embedding_format = model::GgmlType::kF32;
   cost_options.head_format = HeadFormatFor(format);
-  cost_options.kv_bytes_per_value = 4;
+  cost_options.kv_bytes_per_value = KvBytesPerValue(measured);
   pt::Problem problem;
   TESSERA_ASSIGN_OR_RETURN(problem.costs,
                            pt::BuildCostTable(config, cost_options));

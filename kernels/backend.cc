@@ -52,6 +52,13 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateOpenCl(
 
 }  // namespace
 
+absl::StatusOr<GgmlType> ParseKvType(const std::string& name) {
+  if (name == "f32") return GgmlType::kF32;
+  if (name == "f16") return GgmlType::kF16;
+  return absl::InvalidArgumentError(
+      absl::StrCat("bad KV cache type '", name, "': expected f32 or f16"));
+}
+
 bool Backend::SupportsFormat(GgmlType format) const {
   return format == GgmlType::kF32 || format == GgmlType::kF16 ||
          format == GgmlType::kQ8_0 || format == GgmlType::kQ4_0;

@@ -53,7 +53,15 @@ struct BackendOptions {
   int threads = 1;                  // CPU worker threads (>= 1)
   int64_t kv_budget_bytes = 256LL << 20;  // all sessions' KV caches together
   int64_t max_context_tokens = 0;   // per session; 0 = model context length
+  // KV cache element type: F32, or F16 (half the memory and half the
+  // attention reads; the CPU backend only). A backend rejects, with
+  // InvalidArgument, a type it does not keep.
+  GgmlType kv_type = GgmlType::kF32;
 };
+
+// The KV cache type named by a flag value: "f32" or "f16" (InvalidArgument
+// otherwise).
+absl::StatusOr<GgmlType> ParseKvType(const std::string& name);
 
 // One row of a batch.
 struct BatchRow {

@@ -20,11 +20,10 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
     return absl::InvalidArgumentError(
         "cpu backend: KV budget and context length must not be negative");
   }
-  if (cpu_options.kv_type != GgmlType::kF32 &&
-      cpu_options.kv_type != GgmlType::kF16) {
+  if (options.kv_type != GgmlType::kF32 && options.kv_type != GgmlType::kF16) {
     return absl::InvalidArgumentError(
         absl::StrCat("cpu backend: KV cache type must be f32 or f16, got ",
-                     TypeName(cpu_options.kv_type)));
+                     TypeName(options.kv_type)));
   }
   if (!IsaAvailable(cpu_options.isa)) {
     return absl::UnavailableError(
@@ -33,13 +32,12 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
                      IsaName(DetectBestIsa()), ")"));
   }
   return std::unique_ptr<Backend>(
-      new CpuBackend(options, cpu_options, GetCpuKernels(cpu_options.isa)));
+      new CpuBackend(options, GetCpuKernels(cpu_options.isa)));
 }
 
 CpuBackend::CpuBackend(const BackendOptions& options,
-                       const CpuBackendOptions& cpu, const CpuKernels& kernels)
+                       const CpuKernels& kernels)
     : options_(options),
-      cpu_options_(cpu),
       kernels_(kernels),
       pool_(options.threads),
       matmul_(kernels, pool_),
@@ -47,7 +45,7 @@ CpuBackend::CpuBackend(const BackendOptions& options,
 
 std::string CpuBackend::Describe() const {
   return absl::StrCat("cpu (", IsaName(kernels_.isa), ", ", pool_.num_threads(),
-                      " threads, ", TypeName(cpu_options_.kv_type), " KV)");
+                      " threads, ", TypeName(options_.kv_type), " KV)");
 }
 
 absl::StatusOr<ShardReport> CpuBackend::LoadShard(
@@ -67,7 +65,7 @@ absl::StatusOr<ShardReport> CpuBackend::LoadShard(
   max_context_ = options_.max_context_tokens > 0 ? options_.max_context_tokens
                                                  : c.context_length;
   kv_ = std::make_unique<KvCache>(static_cast<int64_t>(shard.layers.size()),
-                                  c.kv_dim(), cpu_options_.kv_type,
+                                  c.kv_dim(), options_.kv_type,
                                   options_.kv_budget_bytes);
   rope_inv_freq_ = RopeInverseFrequencies(c.rope_dim, c.rope_freq_base);
   ShardReport report;

@@ -35,12 +35,11 @@
 namespace tessera::kernels {
 
 struct CpuBackendOptions {
-  CpuIsa isa = CpuIsa::kBest;         // kernels to use
-  GgmlType kv_type = GgmlType::kF32;  // F32 or F16 KV cache
+  CpuIsa isa = CpuIsa::kBest;  // kernels to use
 };
 
 // InvalidArgument for threads < 1, a negative budget, a KV type other than
-// F32/F16; Unavailable when `isa` cannot run on this machine.
+// F32/F16 (BackendOptions::kv_type); Unavailable when `isa` cannot run on this machine.
 absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
     const BackendOptions& options, const CpuBackendOptions& cpu_options = {});
 
@@ -71,8 +70,7 @@ class CpuBackend final : public Backend {
     int64_t start;
   };
 
-  CpuBackend(const BackendOptions& options, const CpuBackendOptions& cpu,
-             const CpuKernels& kernels);
+  CpuBackend(const BackendOptions& options, const CpuKernels& kernels);
 
   // Rows, hidden size and token ids; InvalidArgument otherwise.
   absl::Status CheckBatchShape(const Batch& batch) const;
@@ -101,7 +99,6 @@ class CpuBackend final : public Backend {
   void EnsureScratch(int64_t rows);
 
   const BackendOptions options_;
-  const CpuBackendOptions cpu_options_;
   const CpuKernels& kernels_;
   ThreadPool pool_;
   MatMulRunner matmul_;

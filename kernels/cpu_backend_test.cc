@@ -46,9 +46,11 @@ class CpuBackendTest : public ::testing::Test {
   }
 
   std::unique_ptr<Backend> Load(GgmlType format, int threads = 2,
-                                CpuBackendOptions cpu = {}) {
+                                CpuBackendOptions cpu = {},
+                                GgmlType kv_type = GgmlType::kF32) {
     BackendOptions options;
     options.threads = threads;
+    options.kv_type = kv_type;
     auto backend = CreateCpuBackend(options, cpu);
     EXPECT_TRUE(backend.ok()) << backend.status();
     ShardSpec spec;
@@ -101,9 +103,14 @@ TEST(CreateBackendTest, ParsesBackendNames) {
   options.threads = 0;
   EXPECT_EQ(CreateBackend("cpu", options).status().code(),
             absl::StatusCode::kInvalidArgument);
-  CpuBackendOptions cpu_options;
-  cpu_options.kv_type = GgmlType::kQ8_0;
-  EXPECT_FALSE(CreateCpuBackend(BackendOptions{}, cpu_options).ok());
+  options.threads = 1;
+  options.kv_type = GgmlType::kQ8_0;
+  EXPECT_EQ(CreateBackend("cpu", options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseKvType("f16").value(), GgmlType::kF16);
+  EXPECT_EQ(ParseKvType("f32").value(), GgmlType::kF32);
+  EXPECT_EQ(ParseKvType("q8_0").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(CpuBackendTest, CallsOutOfOrderFailCleanly) {
@@ -154,9 +161,7 @@ TEST_F(CpuBackendTest, EveryIsaAndThreadCountAgrees) {
 }
 
 TEST_F(CpuBackendTest, F16KvCacheStaysCloseToF32) {
-  CpuBackendOptions cpu;
-  cpu.kv_type = GgmlType::kF16;
-  auto f16 = Load(GgmlType::kF32, 2, cpu);
+  auto f16 = Load(GgmlType::kF32, 2, {}, GgmlType::kF16);
   EXPECT_NE(f16->Describe().find("f16 KV"), std::string::npos);
   const std::vector<float> got = AllLogits(*f16);
   EXPECT_LT(Nmse(got, AllLogits(*Load(GgmlType::kF32))), 1e-6);

@@ -359,6 +359,11 @@ absl::Status ValidateOptions(const BackendOptions& options) {
         "bad backend options: threads ", options.threads, ", kv budget ",
         options.kv_budget_bytes, ", max context ", options.max_context_tokens));
   }
+  if (options.kv_type != GgmlType::kF32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("opencl backend: the KV cache is kept in f32, not ",
+                     TypeName(options.kv_type)));
+  }
   return absl::OkStatus();
 }
 

@@ -88,6 +88,16 @@ TEST(CliTest, BadFlagsAreUsageErrors) {
   EXPECT_EQ(missing.exit_code, 2);
   ToolResult command = RunTool({BinPath("tessera"), "frobnicate"});
   EXPECT_EQ(command.exit_code, 2);
+  ToolResult kv = RunTool({BinPath("tessera-worker"), "--model-dir", "/tmp",
+                           "--kv-type", "q4_0"});
+  EXPECT_EQ(kv.exit_code, 2);
+  EXPECT_NE(kv.err.find("expected f32 or f16"), std::string::npos) << kv.err;
+  ToolResult kv_backend =
+      RunTool({BinPath("tessera-worker"), "--model-dir", "/tmp", "--kv-type",
+               "f16", "--backend", "reference"});
+  EXPECT_EQ(kv_backend.exit_code, 2);
+  EXPECT_NE(kv_backend.err.find("needs the cpu backend"), std::string::npos)
+      << kv_backend.err;
 }
 
 TEST(CliTest, BadSamplingValuesAreRejected) {

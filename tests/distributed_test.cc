@@ -83,6 +83,30 @@ TEST_F(DistributedTest, PartitionerPlanReproducesGoldens) {
   }
 }
 
+// Workers keeping their KV cache in f16 (--kv-type f16) say so in their
+// profiles, the partitioner plans with their KV size, and the stories260K
+// goldens survive the halved KV precision.
+TEST_F(DistributedTest, F16KvCacheWorkersReproduceGoldens) {
+  LocalClusterOptions o = Options("f32");
+  o.backend = "cpu";
+  o.planner = "partitioner";
+  o.extra_worker_flags = {"--kv-type", "f16"};
+  auto cluster = StartCluster(o);
+  ASSERT_NE(cluster, nullptr);
+  auto stub = v1::WorkerService::NewStub(grpc::CreateChannel(
+      cluster->worker_addresses()[0], grpc::InsecureChannelCredentials()));
+  v1::ProfileResponse profile;
+  auto context = worker::MakeContext("", absl::Seconds(30));
+  ASSERT_TRUE(stub->Profile(context.get(), {}, &profile).ok());
+  EXPECT_EQ(profile.kv_format(), v1::TENSOR_FORMAT_F16);
+  for (const testing::GoldenCase& g : golden_) {
+    Completion c = Generate(cluster->coordinator_address(), g.prompt,
+                            static_cast<int>(g.new_tokens));
+    ASSERT_TRUE(c.status.ok()) << c.status;
+    EXPECT_EQ(c.text, g.continuation) << g.prompt;
+  }
+}
+
 // Token agreement of each lossy codec with the f32 reference generation.
 TEST_F(DistributedTest, LossyCodecsReportAgreement) {
   auto file = model::ModelFile::Open(testing::StoriesModelPath());

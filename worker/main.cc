@@ -9,9 +9,11 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cli/args.h"
+#include "kernels/backend.h"
 #include "worker/registration.h"
 #include "worker/server.h"
 #include "worker/worker_service.h"
@@ -26,6 +28,8 @@ void DeclareFlags(tessera::cli::ArgParser& args) {
   args.Int("memory-budget", 0, "bytes this worker may use (0: all memory)");
   args.String("backend", "cpu", "cpu | reference | opencl[:PLATFORM:DEVICE]");
   args.Int("threads", 1, "compute threads");
+  args.String("kv-type", "f32",
+              "KV cache element type: f32 | f16 (half the memory; cpu only)");
   args.String("token", "", "join token required on every call");
   args.String("tls-cert", "", "PEM certificate (enables TLS)");
   args.String("tls-key", "", "PEM private key");
@@ -117,6 +121,20 @@ int main(int argc, char** argv) {
   options.profile_cache_path = args.GetString("profile-cache");
   options.fault_hang_after_steps = args.GetInt("fault-hang-after-steps");
   if (!ParseEmulation(args, options)) return 2;
+  auto kv_type = tessera::kernels::ParseKvType(args.GetString("kv-type"));
+  if (!kv_type.ok()) {
+    std::cerr << "tessera-worker: --kv-type: " << kv_type.status().message()
+              << "\n";
+    return 2;
+  }
+  options.kv_type = *kv_type;
+  if (options.kv_type != tessera::model::GgmlType::kF32 &&
+      !absl::StartsWith(options.backend, "cpu")) {
+    std::cerr << "tessera-worker: --kv-type " << args.GetString("kv-type")
+              << " needs the cpu backend (" << options.backend
+              << " keeps its KV cache in f32)\n";
+    return 2;
+  }
   if (options.threads < 1 || options.threads > 1024 ||
       options.memory_budget_bytes < 0) {
     std::cerr << "tessera-worker: --threads must be in [1, 1024] and "

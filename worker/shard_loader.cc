@@ -107,6 +107,10 @@ EventPublisher DelayedPublisher(const LinkEmulation& link,
 absl::StatusOr<std::unique_ptr<kernels::Backend>> MakeBackend(
     const std::string& name, const kernels::BackendOptions& options) {
   if (name == "reference") {
+    if (options.kv_type != model::GgmlType::kF32) {
+      return absl::InvalidArgumentError(
+          "the reference backend keeps its KV cache in f32");
+    }
     return std::unique_ptr<kernels::Backend>(new ReferenceBackend(options));
   }
   return kernels::CreateBackend(name, options);
@@ -142,6 +146,7 @@ absl::StatusOr<std::unique_ptr<LoadedShard>> LoadShard(
   TESSERA_RETURN_IF_ERROR(CheckCodec(request.output_codec()));
   kernels::BackendOptions backend_options;
   backend_options.threads = options.threads;
+  backend_options.kv_type = options.kv_type;
   backend_options.kv_budget_bytes = kDefaultKvBudgetBytes;
   backend_options.max_context_tokens = request.max_context_tokens();
   const int64_t budget = options.memory_budget_bytes > 0

@@ -24,6 +24,8 @@ struct WorkerOptions {
   int64_t memory_budget_bytes = 0;  // 0 = physical memory
   std::string backend = "cpu";      // "reference", "cpu", "opencl[:P:D]"
   int threads = 1;
+  // KV cache element type (kernels::BackendOptions::kv_type): F32 or F16.
+  model::GgmlType kv_type = model::GgmlType::kF32;
   std::string token;
   TlsFiles tls;
   std::string profile_cache_path;  // empty = no cache

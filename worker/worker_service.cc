@@ -118,6 +118,7 @@ absl::Status WorkerService::DoProfile(const v1::ProfileRequest& request,
                                         ? options_.memory_budget_bytes
                                         : facts.memory_bytes);
   response->set_threads(options_.threads);
+  response->set_kv_format(static_cast<v1::TensorFormat>(options_.kv_type));
   FillBackends(response->mutable_backends());
   if (!cached.ok() && !cache.empty()) {
     absl::Status saved = SaveProfileCache(cache, *response);
