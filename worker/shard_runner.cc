@@ -4,10 +4,12 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "worker/rpc_util.h"
 
 namespace tessera::worker {
@@ -151,14 +153,16 @@ absl::Status ShardRunner::AppendRows(const v1::ForwardFrame& frame,
     if (!frame.has_activations()) {
       return absl::InvalidArgumentError("frame carries no activations");
     }
-    absl::StatusOr<std::vector<float>> hidden =
-        DecodeActivations(FromProto(frame.activations()), config_.dim);
-    if (!hidden.ok()) return hidden.status();
+    // The shape is checked before decoding: a small compressed payload
+    // may claim far more rows than the frame carries.
     if (frame.activations().rows() != n) {
       return absl::InvalidArgumentError(absl::StrCat(
           "frame has ", n, " rows but ", frame.activations().rows(),
           " activation rows"));
     }
+    absl::StatusOr<std::vector<float>> hidden =
+        DecodeActivations(FromProto(frame.activations()), config_.dim);
+    if (!hidden.ok()) return hidden.status();
     batch.hidden.insert(batch.hidden.end(), hidden->begin(), hidden->end());
   }
   for (const v1::FrameRow& row : frame.rows()) {
@@ -184,6 +188,66 @@ void ShardRunner::FailFrame(Pending& pending, const absl::Status& status) {
   }
 }
 
+absl::StatusOr<std::vector<v1::ForwardFrame>> ShardRunner::SplitBySession(
+    const v1::ForwardFrame& frame) const {
+  std::vector<float> hidden;
+  if (frame.has_activations()) {
+    TESSERA_ASSIGN_OR_RETURN(
+        hidden, DecodeActivations(FromProto(frame.activations()), config_.dim));
+    if (frame.activations().rows() != frame.rows_size()) {
+      return absl::InvalidArgumentError("activation rows do not match rows");
+    }
+  }
+  std::vector<v1::ForwardFrame> parts;
+  absl::flat_hash_map<uint64_t, size_t> part_of;
+  std::vector<std::vector<float>> part_hidden;
+  for (int i = 0; i < frame.rows_size(); ++i) {
+    const v1::FrameRow& row = frame.rows(i);
+    auto [it, added] = part_of.try_emplace(row.session_id(), parts.size());
+    if (added) {
+      parts.emplace_back();
+      *parts.back().mutable_timings() = frame.timings();
+      parts.back().set_sequence(frame.sequence());
+      part_hidden.emplace_back();
+    }
+    *parts[it->second].add_rows() = row;
+    if (!hidden.empty()) {
+      const float* h = hidden.data() + int64_t{i} * config_.dim;
+      part_hidden[it->second].insert(part_hidden[it->second].end(), h,
+                                     h + config_.dim);
+    }
+  }
+  for (const v1::SessionStart& s : frame.starts()) {
+    auto it = part_of.find(s.session_id());
+    *parts[it == part_of.end() ? 0 : it->second].add_starts() = s;
+  }
+  if (frame.has_activations()) {
+    for (size_t p = 0; p < parts.size(); ++p) {
+      TESSERA_ASSIGN_OR_RETURN(
+          EncodedActivations encoded,
+          EncodeActivations(part_hidden[p], parts[p].rows_size(), config_.dim,
+                            CodecOptions{}));
+      ToProto(encoded, parts[p].mutable_activations());
+    }
+  }
+  return parts;
+}
+
+void ShardRunner::FailOrSplit(Pending& pending, const absl::Status& status) {
+  absl::StatusOr<std::vector<v1::ForwardFrame>> parts =
+      SplitBySession(pending.frame);
+  if (!parts.ok() || parts->size() <= 1) {
+    FailFrame(pending, status);
+    return;
+  }
+  pending.status = absl::OkStatus();
+  for (v1::ForwardFrame& part : *parts) {
+    Pending one{std::move(part), nullptr, absl::OkStatus()};
+    RunFrames({&one});
+    if (pending.status.ok()) pending.status = one.status;
+  }
+}
+
 void ShardRunner::RunFrames(const std::vector<Pending*>& frames) {
   const absl::Time start = absl::Now();
   v1::ForwardFrame carrier;  // rows, starts and timings sent onward
@@ -196,7 +260,7 @@ void ShardRunner::RunFrames(const std::vector<Pending*>& frames) {
     if (!status.ok()) {
       batch.rows.resize(rows_before);
       batch.hidden.resize(hidden_before);
-      FailFrame(*p, status);
+      FailOrSplit(*p, status);
       continue;
     }
     if (included.empty()) *carrier.mutable_timings() = p->frame.timings();
@@ -208,7 +272,7 @@ void ShardRunner::RunFrames(const std::vector<Pending*>& frames) {
   absl::Status status = RunBatch(batch, carrier, MicrosSince(start));
   if (status.ok()) return;
   if (included.size() == 1) {
-    FailFrame(*included[0], status);
+    FailOrSplit(*included[0], status);
     return;
   }
   // Backends change no state on error: retry frame by frame so that only

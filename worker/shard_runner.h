@@ -8,7 +8,10 @@
 //
 // A frame that fails (malformed, checksum, backend error) fails only the
 // sessions it carries: they get a SessionError event and the frame's ack
-// carries the status; other sessions are unaffected. Sessions are released
+// carries the status; other sessions are unaffected. A frame of several
+// sessions (merged upstream) that fails once its activations decode is run
+// again session by session, so that only the sessions that fail on their
+// own (one whose prompt the KV budget cannot hold, say) get an error. Sessions are released
 // explicitly (ForwardFrame.release_sessions, propagated down the pipeline)
 // or after `idle_timeout` without traffic.
 //
@@ -120,6 +123,14 @@ class ShardRunner {
                           v1::ForwardFrame& carrier, int64_t compute_us,
                           int64_t codec_us);
   void FailFrame(Pending& pending, const absl::Status& status);
+  // `pending` failed with `status`: fails it when it carries one session or
+  // its activations do not decode, else runs it again session by session.
+  void FailOrSplit(Pending& pending, const absl::Status& status);
+  // The frame's rows as one frame per session, in order of first row, with
+  // the session's starts (starts of sessions without rows go with the first
+  // part) and its activation rows re-encoded losslessly (f32).
+  absl::StatusOr<std::vector<v1::ForwardFrame>> SplitBySession(
+      const v1::ForwardFrame& frame) const;
   void SweepIdle();
 
   const ShardRunnerConfig config_;

@@ -126,6 +126,59 @@ TEST_F(ShardRunnerTest, CorruptFrameFailsOnlyItsSession) {
   }
 }
 
+// One frame carrying two sessions (as merged upstream) in which one
+// session's rows fail in the backend: only that session gets an error, and
+// the other one's token is the one it gets alone.
+TEST_F(ShardRunnerTest, FailingSessionOfAMergedFrameFailsAlone) {
+  const int64_t dim = file_->config.dim;
+  auto frame_of = [&](const std::vector<std::pair<uint64_t, int>>& rows) {
+    v1::ForwardFrame frame;
+    std::vector<float> hidden;
+    for (const auto& [session, position] : rows) {
+      if (position == 0) frame.add_starts()->set_session_id(session);
+      v1::FrameRow* row = frame.add_rows();
+      row->set_session_id(session);
+      row->set_position(position);
+      row->set_token(1);
+      row->set_want_output(true);
+      for (int64_t i = 0; i < dim; ++i) {
+        hidden.push_back(0.01f * static_cast<float>((i * 7 + session) % 13));
+      }
+    }
+    auto encoded = EncodeActivations(hidden, frame.rows_size(), dim, {});
+    EXPECT_TRUE(encoded.ok());
+    ToProto(*encoded, frame.mutable_activations());
+    return frame;
+  };
+  auto alone = MakeRunner(2, file_->config.n_layers);
+  alone->Submit(frame_of({{8, 0}}), nullptr);
+  std::vector<v1::WorkerEvent> expected = log_.Wait(1);
+  ASSERT_EQ(expected.size(), 1u);
+  ASSERT_TRUE(expected[0].has_token());
+
+  auto runner = MakeRunner(2, file_->config.n_layers);
+  // Session 7 starts at position 5: its rows cannot run, session 8's can.
+  v1::ForwardFrame merged = frame_of({{7, 5}, {8, 0}});
+  merged.add_starts()->set_session_id(7);
+  runner->Submit(merged, nullptr);
+  std::vector<v1::WorkerEvent> events = log_.Wait(3);
+  ASSERT_EQ(events.size(), 3u);
+  int errors = 0, tokens = 0;
+  for (size_t i = 1; i < events.size(); ++i) {
+    if (events[i].has_error()) {
+      ++errors;
+      EXPECT_EQ(events[i].error().session_id(), 7u);
+    } else {
+      ++tokens;
+      ASSERT_TRUE(events[i].has_token());
+      EXPECT_EQ(events[i].token().session_id(), 8u);
+      EXPECT_EQ(events[i].token().token(), expected[0].token().token());
+    }
+  }
+  EXPECT_EQ(errors, 1);
+  EXPECT_EQ(tokens, 1);
+}
+
 // A release that arrives right behind the session's last rows (as after a
 // client cancels) must not disturb those rows or other sessions.
 TEST_F(ShardRunnerTest, ReleaseAppliesAfterTheRowsItFollows) {
