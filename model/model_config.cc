@@ -62,6 +62,11 @@ absl::Status Validate(const ModelConfig& c) {
   if (c.head_dim % 2 != 0) {
     return absl::InvalidArgumentError("model metadata: odd head size");
   }
+  if (c.context_length > kMaxContextLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model metadata: context_length ", c.context_length,
+        " is above the supported ", kMaxContextLength));
+  }
   return absl::OkStatus();
 }
 

@@ -17,6 +17,11 @@ namespace tessera::model {
 
 enum class Architecture { kLlama, kQwen2 };
 
+// The longest context a model file may declare (ConfigFromGguf refuses
+// more): far above any model's, low enough that sizes derived from it
+// cannot overflow.
+inline constexpr int64_t kMaxContextLength = int64_t{1} << 24;
+
 struct ModelConfig {
   Architecture arch = Architecture::kLlama;
   std::string arch_name = "llama";  // as in `general.architecture`

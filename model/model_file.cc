@@ -20,6 +20,13 @@ absl::StatusOr<std::unique_ptr<ModelFile>> ModelFile::Open(
   absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
       Tokenizer::FromGguf(*model->gguf);
   if (!tokenizer.ok()) return Annotate(tokenizer.status(), path);
+  // Embedding tables may be padded past the vocabulary, never shorter.
+  if ((*tokenizer)->vocab_size() > model->config.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the tokenizer has ", (*tokenizer)->vocab_size(),
+        " tokens but token_embd.weight only ", model->config.vocab_size,
+        " rows"));
+  }
   model->tokenizer = std::move(*tokenizer);
   return model;
 }

@@ -94,9 +94,10 @@ ReferenceSession::ReferenceSession(const ReferenceModel* model,
                                    int64_t max_tokens)
     : model_(model), max_tokens_(max_tokens) {
   const ModelConfig& c = model->config();
-  const size_t cache = static_cast<size_t>(max_tokens * c.kv_dim());
-  k_cache_.assign(c.n_layers, std::vector<float>(cache));
-  v_cache_.assign(c.n_layers, std::vector<float>(cache));
+  // The caches grow with the session (ForwardLayers), so a long context
+  // costs memory only once it is used.
+  k_cache_.assign(c.n_layers, {});
+  v_cache_.assign(c.n_layers, {});
   layer_positions_.assign(c.n_layers, 0);
 }
 
@@ -205,6 +206,14 @@ absl::Status ReferenceSession::ForwardLayers(int64_t first, int64_t end,
     return absl::OutOfRangeError(absl::StrCat(
         "reference: ", layer_positions_[first] + n,
         " tokens exceed the session's cache of ", max_tokens_));
+  }
+  const size_t kv = static_cast<size_t>(c.kv_dim());
+  for (int64_t l = first; l < end; ++l) {
+    const size_t need = static_cast<size_t>(layer_positions_[l] + n) * kv;
+    if (k_cache_[l].size() < need) {
+      k_cache_[l].resize(need);
+      v_cache_[l].resize(need);
+    }
   }
   for (int64_t l = first; l < end; ++l) RunLayer(l, hidden.data(), n);
   if (end > first) position_ = layer_positions_[end - 1];

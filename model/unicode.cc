@@ -66,9 +66,11 @@ Utf8ScanResult ScanUtf8(absl::string_view text) {
 
 size_t Utf8CutPoint(absl::string_view text, size_t max_bytes) {
   if (text.size() <= max_bytes) return text.size();
+  // A character is at most four bytes: look back at most three.
+  const size_t floor = max_bytes > 3 ? max_bytes - 3 : 1;
   size_t end = max_bytes;
-  while (end > 1 && IsContinuation(static_cast<uint8_t>(text[end]))) --end;
-  return end;
+  while (end > floor && IsContinuation(static_cast<uint8_t>(text[end]))) --end;
+  return IsContinuation(static_cast<uint8_t>(text[end])) ? max_bytes : end;
 }
 
 std::string SanitizeUtf8(absl::string_view text) {

@@ -37,8 +37,9 @@ Utf8ScanResult ScanUtf8(absl::string_view text);
 
 // The largest n <= max_bytes such that text[n] (if any) is not a UTF-8
 // continuation byte, i.e. a cut point that keeps characters whole; n is at
-// least 1 for a non-empty text and max_bytes >= 1 (a text of continuation
-// bytes is cut anywhere).
+// least 1 for a non-empty text and max_bytes >= 1. Only a character's
+// length is searched: where text[max_bytes - 3 .. max_bytes] are all
+// continuation bytes (invalid UTF-8) the cut is max_bytes.
 size_t Utf8CutPoint(absl::string_view text, size_t max_bytes);
 
 // `text` with each invalid or truncated sequence replaced by U+FFFD.

@@ -90,6 +90,13 @@ absl::StatusOr<ModelWeights> LoadWeights(const GgufFile& file,
     TESSERA_ASSIGN_OR_RETURN(w.output,
                              Find(file, "output.weight", {c.dim, c.vocab_size}));
   }
+  // Every layer has at least nine tensors: a block count the file cannot
+  // hold is refused before anything is sized by it.
+  if (c.n_layers > static_cast<int64_t>(file.tensors().size()) / 9) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model metadata: block_count ", c.n_layers, " but the file has only ",
+        file.tensors().size(), " tensors"));
+  }
   w.layers.resize(static_cast<size_t>(c.n_layers));
   for (int64_t i = 0; i < c.n_layers; ++i) {
     TESSERA_RETURN_IF_ERROR(LoadLayer(file, c, i, w.layers[i]));
