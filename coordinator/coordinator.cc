@@ -32,6 +32,15 @@ absl::Status ResolveWorkers(CoordinatorOptions& o) {
       return absl::InvalidArgumentError(
           "declared links need a cluster file (--cluster)");
     }
+    // One worker process holds one shard: a worker listed twice would have
+    // its first stage replaced by its second.
+    absl::flat_hash_set<std::string> seen;
+    for (const std::string& address : o.workers) {
+      if (!seen.insert(address).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("worker ", address, " is listed twice"));
+      }
+    }
     return absl::OkStatus();
   }
   if (!o.workers.empty()) {
@@ -256,11 +265,13 @@ absl::StatusOr<std::vector<int32_t>> Coordinator::Tokenize(
     const v1::GenerateRequest& request) const {
   const model::Tokenizer& tok = *model_->tokenizer;
   if (!request.chat()) return tok.Encode(request.prompt(), tok.add_bos_default());
-  // Models without a known template get a plain User/Assistant format.
-  const model::ChatFormat format = model::DetectChatFormat(tok.chat_template());
-  const std::string text = model::ApplyChatTemplate(
-      format, {{"user", request.prompt()}}, /*add_generation_prompt=*/true);
-  return tok.Encode(text, tok.add_bos_default(), false, /*parse_special=*/true);
+  // The same prompt as `tessera run --chat` (the template's default system
+  // turn, the tokenizer's own BOS/EOS text); models without a known
+  // template get a plain User/Assistant format.
+  const model::ChatPrompt chat = model::FormatChatPrompt(
+      tok, {{"user", request.prompt()}}, /*add_generation_prompt=*/true);
+  return tok.Encode(chat.text, tok.add_bos_default(), false,
+                    /*parse_special=*/true);
 }
 
 absl::StatusOr<uint64_t> Coordinator::StartGenerate(

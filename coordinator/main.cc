@@ -121,8 +121,10 @@ int main(int argc, char** argv) {
     if (!coordinator.ok()) return Fail(coordinator.status());
     service.SetCoordinator(coordinator->get());
   }
-  auto server =
-      tessera::worker::StartServer(args.GetString("listen"), tls, &service);
+  // Requests are prompts and registrations: 64 MiB is far more text than
+  // any context holds, and a larger message is refused before it is read.
+  auto server = tessera::worker::StartServer(args.GetString("listen"), tls,
+                                             &service, 64 << 20);
   if (!server.ok()) return Fail(server.status());
   absl::Status announced = tessera::worker::AnnounceAddress(
       server->address, args.GetString("port-file"));

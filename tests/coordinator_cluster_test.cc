@@ -166,6 +166,9 @@ TEST_F(CoordinatorClusterTest, BadFlagsAndFilesGiveClearErrors) {
       {{"--workers", workers_->worker_addresses()[0], "--links", "declared"},
        "declared links need a cluster file"},
       {{"--cluster", good, "--links", "guessed"}, "unknown link source"},
+      {{"--workers", absl::StrCat(workers_->worker_addresses()[0], ",",
+                                  workers_->worker_addresses()[0])},
+       "is listed twice"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> argv = {coordinator, "--model", model};

@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/testing/golden.h"
 #include "common/testing/shared_data.h"
@@ -371,6 +372,19 @@ TEST_F(DistributedTest, CliGenerateAndStatus) {
        absl::StrCat(g.new_tokens), "--temp", "0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, g.continuation + "\n");
+  // --chat builds the same prompt as a local `tessera run --chat`.
+  testing::ToolResult chat = testing::RunTool(
+      {testing::BinPath("tessera"), "generate", "--coordinator",
+       cluster->coordinator_address(), "--prompt", g.prompt, "-n", "12",
+       "--temp", "0", "--chat"});
+  ASSERT_EQ(chat.exit_code, 0) << chat.err;
+  testing::ToolResult local = testing::RunTool(
+      {testing::BinPath("tessera"), "run", "--model",
+       testing::StoriesModelPath(), "--prompt", g.prompt, "-n", "12",
+       "--temp", "0", "--chat", "--backend", "reference"});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_EQ(absl::StripTrailingAsciiWhitespace(chat.out),
+            absl::StripTrailingAsciiWhitespace(local.out));
   r = testing::RunTool({testing::BinPath("tessera"), "status",
                         "--coordinator", cluster->coordinator_address()});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -10,7 +10,8 @@ namespace tessera::worker {
 
 absl::StatusOr<RunningServer> StartServer(const std::string& listen,
                                           const TlsFiles& tls,
-                                          grpc::Service* service) {
+                                          grpc::Service* service,
+                                          int max_receive_bytes) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) {
     return absl::InvalidArgumentError(
@@ -20,7 +21,7 @@ absl::StatusOr<RunningServer> StartServer(const std::string& listen,
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, creds, &port);
-  builder.SetMaxReceiveMessageSize(-1);
+  builder.SetMaxReceiveMessageSize(max_receive_bytes);
   builder.SetMaxSendMessageSize(-1);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(

@@ -18,11 +18,14 @@ struct RunningServer {
   std::string address;  // HOST:PORT with the bound port
 };
 
-// Builds and starts a server for `service`. Unavailable when the address
-// cannot be bound; InvalidArgument for bad TLS files.
+// Builds and starts a server for `service`, refusing received messages
+// over `max_receive_bytes` (-1: no limit; activation frames between
+// workers are limited by their codec). Unavailable when the address cannot
+// be bound; InvalidArgument for bad TLS files.
 absl::StatusOr<RunningServer> StartServer(const std::string& listen,
                                           const TlsFiles& tls,
-                                          grpc::Service* service);
+                                          grpc::Service* service,
+                                          int max_receive_bytes = -1);
 
 // Prints "listening on ADDR" to stdout (flushed) and, when `port_file` is
 // not empty, writes ADDR to it atomically (write + rename).
