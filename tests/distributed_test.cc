@@ -33,6 +33,17 @@ namespace {
 using coordinator::LocalCluster;
 using coordinator::LocalClusterOptions;
 
+// The profile of the cluster's first worker (empty on failure).
+v1::ProfileResponse FirstWorkerProfile(const LocalCluster& cluster) {
+  auto stub = v1::WorkerService::NewStub(grpc::CreateChannel(
+      cluster.worker_addresses()[0], grpc::InsecureChannelCredentials()));
+  v1::ProfileResponse profile;
+  auto context = worker::MakeContext("", absl::Seconds(30));
+  const grpc::Status status = stub->Profile(context.get(), {}, &profile);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return profile;
+}
+
 // Every backend the worker offers for the pipeline reproduces the goldens.
 class DistributedBackendTest
     : public DistributedTest,
@@ -94,12 +105,7 @@ TEST_F(DistributedTest, F16KvCacheWorkersReproduceGoldens) {
   o.extra_worker_flags = {"--kv-type", "f16"};
   auto cluster = StartCluster(o);
   ASSERT_NE(cluster, nullptr);
-  auto stub = v1::WorkerService::NewStub(grpc::CreateChannel(
-      cluster->worker_addresses()[0], grpc::InsecureChannelCredentials()));
-  v1::ProfileResponse profile;
-  auto context = worker::MakeContext("", absl::Seconds(30));
-  ASSERT_TRUE(stub->Profile(context.get(), {}, &profile).ok());
-  EXPECT_EQ(profile.kv_format(), v1::TENSOR_FORMAT_F16);
+  EXPECT_EQ(FirstWorkerProfile(*cluster).kv_format(), v1::TENSOR_FORMAT_F16);
   for (const testing::GoldenCase& g : golden_) {
     Completion c = Generate(cluster->coordinator_address(), g.prompt,
                             static_cast<int>(g.new_tokens));
@@ -341,11 +347,7 @@ TEST_F(DistributedTest, MissingModelAndOverBudgetShardAreRefused) {
 TEST_F(DistributedTest, ProfileIsCachedAndLinksAreMeasured) {
   auto cluster = StartCluster(Options("f32"));
   ASSERT_NE(cluster, nullptr);
-  auto stub = v1::WorkerService::NewStub(grpc::CreateChannel(
-      cluster->worker_addresses()[0], grpc::InsecureChannelCredentials()));
-  v1::ProfileResponse profile;
-  auto context = worker::MakeContext("", absl::Seconds(30));
-  ASSERT_TRUE(stub->Profile(context.get(), {}, &profile).ok());
+  const v1::ProfileResponse profile = FirstWorkerProfile(*cluster);
   EXPECT_TRUE(profile.from_cache());  // the coordinator profiled it already
   ASSERT_EQ(profile.benchmarks_size(), 4);
   EXPECT_GT(profile.benchmarks(0).decode_bytes_per_second(), 0);
@@ -354,7 +356,9 @@ TEST_F(DistributedTest, ProfileIsCachedAndLinksAreMeasured) {
   probe.set_peer_address(cluster->worker_addresses()[1]);
   probe.set_payload_bytes(1 << 20);
   v1::MeasureLinkResponse link;
-  context = worker::MakeContext("", absl::Seconds(30));
+  auto stub = v1::WorkerService::NewStub(grpc::CreateChannel(
+      cluster->worker_addresses()[0], grpc::InsecureChannelCredentials()));
+  auto context = worker::MakeContext("", absl::Seconds(30));
   ASSERT_TRUE(stub->MeasureLink(context.get(), probe, &link).ok());
   EXPECT_GT(link.latency_us(), 0);
   EXPECT_GT(link.bytes_per_second(), 0);
