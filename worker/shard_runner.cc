@@ -217,6 +217,7 @@ absl::StatusOr<std::vector<v1::ForwardFrame>> ShardRunner::SplitBySession(
                                      h + config_.dim);
     }
   }
+  if (parts.empty()) return parts;
   for (const v1::SessionStart& s : frame.starts()) {
     auto it = part_of.find(s.session_id());
     *parts[it == part_of.end() ? 0 : it->second].add_starts() = s;
