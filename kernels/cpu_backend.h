@@ -39,7 +39,8 @@ struct CpuBackendOptions {
 };
 
 // InvalidArgument for threads < 1, a negative budget, a KV type other than
-// F32/F16 (BackendOptions::kv_type); Unavailable when `isa` cannot run on this machine.
+// F32/F16 (BackendOptions::kv_type); Unavailable when `isa` cannot run on
+// this machine.
 absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
     const BackendOptions& options, const CpuBackendOptions& cpu_options = {});
 

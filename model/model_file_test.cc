@@ -4,6 +4,8 @@
 #include "model/model_file.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -26,11 +28,12 @@ class ModelFileTest : public ::testing::Test {
     source_ = *std::move(file);
   }
 
-  // stories260K with `key` set to `value`, written to a temporary file.
-  std::string CopyWith(const std::string& key, GgufValue value) {
+  // stories260K with each key set to its value, written to a temporary
+  // file.
+  std::string CopyWith(std::vector<std::pair<std::string, GgufValue>> values) {
     GgufWriter w;
     w.CopyMetadata(*source_, "");
-    w.SetValue(key, std::move(value));
+    for (auto& [key, value] : values) w.SetValue(key, std::move(value));
     for (const GgufTensorInfo& t : source_->tensors()) {
       EXPECT_TRUE(w.AddTensor(t.name, t.type, t.dims,
                               std::string(reinterpret_cast<const char*>(t.data),
@@ -50,7 +53,7 @@ class ModelFileTest : public ::testing::Test {
 TEST_F(ModelFileTest, HugeContextLengthIsRefused) {
   // 2^59 + 1 tokens x 32 KV values wrapped to a one-token cache once.
   auto file = ModelFile::Open(
-      CopyWith("llama.context_length", GgufValue::U64((1ULL << 59) + 1)));
+      CopyWith({{"llama.context_length", GgufValue::U64((1ULL << 59) + 1)}}));
   ASSERT_FALSE(file.ok());
   EXPECT_EQ(file.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(file.status().message(), "context_length"))
@@ -59,7 +62,7 @@ TEST_F(ModelFileTest, HugeContextLengthIsRefused) {
 
 TEST_F(ModelFileTest, ReferenceSessionsGrowWithTheirTokens) {
   auto file = ModelFile::Open(
-      CopyWith("llama.context_length", GgufValue::U64(kMaxContextLength)));
+      CopyWith({{"llama.context_length", GgufValue::U64(kMaxContextLength)}}));
   ASSERT_TRUE(file.ok()) << file.status();
   auto reference = ReferenceModel::Create((*file)->weights);
   ASSERT_TRUE(reference.ok()) << reference.status();
@@ -71,8 +74,8 @@ TEST_F(ModelFileTest, ReferenceSessionsGrowWithTheirTokens) {
 }
 
 TEST_F(ModelFileTest, BlockCountBeyondTheTensorsIsRefused) {
-  auto file =
-      ModelFile::Open(CopyWith("llama.block_count", GgufValue::U64(1ULL << 40)));
+  auto file = ModelFile::Open(
+      CopyWith({{"llama.block_count", GgufValue::U64(1ULL << 40)}}));
   ASSERT_FALSE(file.ok());
   EXPECT_TRUE(absl::StrContains(file.status().message(), "block_count"))
       << file.status();
@@ -89,20 +92,10 @@ TEST_F(ModelFileTest, TokenizerLargerThanTheEmbeddingIsRefused) {
     scores->push_back(0);
     type32.push_back(1);
   }
-  GgufWriter w;
-  w.CopyMetadata(*source_, "");
-  w.SetValue("tokenizer.ggml.tokens", GgufValue::StringArray(*tokens));
-  w.SetValue("tokenizer.ggml.scores", GgufValue::F32Array(*scores));
-  w.SetValue("tokenizer.ggml.token_type", GgufValue::I32Array(type32));
-  for (const GgufTensorInfo& t : source_->tensors()) {
-    ASSERT_TRUE(w.AddTensor(t.name, t.type, t.dims,
-                            std::string(reinterpret_cast<const char*>(t.data),
-                                        t.bytes))
-                    .ok());
-  }
-  const std::string path = testing::TempDir() + "/long-vocab.gguf";
-  ASSERT_TRUE(w.WriteToFile(path).ok());
-  auto file = ModelFile::Open(path);
+  auto file = ModelFile::Open(CopyWith(
+      {{"tokenizer.ggml.tokens", GgufValue::StringArray(*tokens)},
+       {"tokenizer.ggml.scores", GgufValue::F32Array(*scores)},
+       {"tokenizer.ggml.token_type", GgufValue::I32Array(type32)}}));
   ASSERT_FALSE(file.ok());
   EXPECT_TRUE(absl::StrContains(file.status().message(), "tokenizer has 520"))
       << file.status();

@@ -94,8 +94,8 @@ ReferenceSession::ReferenceSession(const ReferenceModel* model,
                                    int64_t max_tokens)
     : model_(model), max_tokens_(max_tokens) {
   const ModelConfig& c = model->config();
-  // The caches grow with the session (ForwardLayers), so a long context
-  // costs memory only once it is used.
+  // The caches grow with the session (RunLayer), so a long context costs
+  // memory only once it is used.
   k_cache_.assign(c.n_layers, {});
   v_cache_.assign(c.n_layers, {});
   layer_positions_.assign(c.n_layers, 0);
@@ -142,6 +142,14 @@ void ReferenceSession::RunLayer(int64_t layer_index, float* hidden,
   const int64_t group = c.n_heads / c.n_kv_heads;
   std::vector<float> x(c.dim), q(c.dim), att(c.dim), proj(c.dim);
   std::vector<float> gate(c.ffn_dim), up(c.ffn_dim);
+  // The cache grows to the session's tokens (ForwardLayers checked them
+  // against max_tokens_).
+  const size_t need =
+      static_cast<size_t>(layer_positions_[layer_index] + n) * kv;
+  if (k_cache_[layer_index].size() < need) {
+    k_cache_[layer_index].resize(need);
+    v_cache_[layer_index].resize(need);
+  }
   float* keys = k_cache_[layer_index].data();
   float* values = v_cache_[layer_index].data();
   for (int64_t t = 0; t < n; ++t) {
@@ -206,14 +214,6 @@ absl::Status ReferenceSession::ForwardLayers(int64_t first, int64_t end,
     return absl::OutOfRangeError(absl::StrCat(
         "reference: ", layer_positions_[first] + n,
         " tokens exceed the session's cache of ", max_tokens_));
-  }
-  const size_t kv = static_cast<size_t>(c.kv_dim());
-  for (int64_t l = first; l < end; ++l) {
-    const size_t need = static_cast<size_t>(layer_positions_[l] + n) * kv;
-    if (k_cache_[l].size() < need) {
-      k_cache_[l].resize(need);
-      v_cache_[l].resize(need);
-    }
   }
   for (int64_t l = first; l < end; ++l) RunLayer(l, hidden.data(), n);
   if (end > first) position_ = layer_positions_[end - 1];

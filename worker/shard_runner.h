@@ -11,9 +11,9 @@
 // carries the status; other sessions are unaffected. A frame of several
 // sessions (merged upstream) that fails once its activations decode is run
 // again session by session, so that only the sessions that fail on their
-// own (one whose prompt the KV budget cannot hold, say) get an error. Sessions are released
-// explicitly (ForwardFrame.release_sessions, propagated down the pipeline)
-// or after `idle_timeout` without traffic.
+// own (one whose prompt the KV budget cannot hold, say) get an error.
+// Sessions are released explicitly (ForwardFrame.release_sessions,
+// propagated down the pipeline) or after `idle_timeout` without traffic.
 //
 // Thread-safety: Submit() and the accessors are thread-safe.
 #ifndef TESSERA_WORKER_SHARD_RUNNER_H_
