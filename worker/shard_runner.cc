@@ -34,6 +34,7 @@ ShardRunner::ShardRunner(ShardRunnerConfig config,
                          std::unique_ptr<StageLink> next, EventPublisher publish)
     : config_(std::move(config)),
       backend_(std::move(backend)),
+      emulation_(config_.emulate_slowdown),
       next_(std::move(next)),
       publish_(std::move(publish)) {
   thread_ = std::thread([this] { Loop(); });
@@ -358,7 +359,7 @@ absl::Status ShardRunner::RunBatch(const kernels::Batch& batch,
     const absl::Duration compute = config_.compute_on_calling_thread
                                        ? ThreadCpuTime() - cpu_start
                                        : absl::Now() - start;
-    absl::SleepFor((config_.emulate_slowdown - 1) * compute);
+    absl::SleepFor(emulation_.ExtraTime(rows, compute));
   }
   const int64_t compute_us = MicrosSince(start);
   EndStep(rows, compute_us);

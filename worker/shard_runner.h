@@ -33,6 +33,7 @@
 #include "model/sampler.h"
 #include "tessera/v1/worker.pb.h"
 #include "worker/activation_codec.h"
+#include "worker/compute_emulation.h"
 #include "worker/outbound_queue.h"
 #include "worker/stage_link.h"
 
@@ -49,7 +50,8 @@ struct ShardRunnerConfig {
   CodecOptions output_codec;
   absl::Duration idle_timeout = absl::Seconds(60);
   // >= 1: each batch takes this many times its measured compute time (the
-  // rest is slept), emulating a slower device. Reported timings include it.
+  // rest is slept; host hiccups are capped, see ComputeEmulation), emulating
+  // a slower device. Reported timings include it.
   double emulate_slowdown = 1;
   // The backend computes on the calling thread only (cpu or reference with
   // one thread): the emulation then measures compute as that thread's CPU
@@ -135,6 +137,7 @@ class ShardRunner {
 
   const ShardRunnerConfig config_;
   std::unique_ptr<kernels::Backend> backend_;   // compute thread only
+  ComputeEmulation emulation_;                  // compute thread only
   std::unique_ptr<StageLink> next_;
   EventPublisher publish_;
   absl::flat_hash_map<uint64_t, SessionState> sessions_;  // compute thread
