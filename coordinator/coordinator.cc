@@ -248,16 +248,21 @@ void Coordinator::OpenStage0Link() {
   worker::StageLink::Options link;
   link.peer_name = first.label();
   link.token = options_.token;
-  link.on_broken = [this](const absl::Status& status,
-                          const v1::ForwardFrame& lost) {
+  // Frames stage 0 refused or lost: their requests fail now rather than at
+  // the client's deadline, and the other stages free their KV.
+  auto fail = [this](const absl::Status& status,
+                     const std::vector<uint64_t>& sessions) {
     absl::MutexLock lock(&mutex_);
-    for (const auto& row : lost.rows()) {
-      auto it = requests_.find(row.session_id());
+    if (stop_) return;  // stage0_ is going away
+    for (uint64_t id : sessions) {
+      auto it = requests_.find(id);
       if (it == requests_.end()) continue;
       it->second->Fail(status);
-      requests_.erase(it);
+      Release(id);
     }
   };
+  link.on_broken = fail;
+  link.on_refused = fail;
   stage0_ = std::make_unique<worker::StageLink>(first.channel(), std::move(link));
 }
 

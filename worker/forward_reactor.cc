@@ -29,6 +29,7 @@ void ForwardReactor::OnReadDone(bool ok) {
     ack.set_code(static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
     ack.set_message("worker " + service_->options().name +
                     ": no shard loaded");
+    ack.set_refused(true);
     acks_->Push(std::move(ack));
   } else {
     shard->runner->Submit(std::move(frame_), acks_);

@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/logging.h"
 #include "common/status_macros.h"
 #include "worker/profiler.h"
 #include "worker/reference_backend.h"
@@ -59,22 +58,22 @@ absl::StatusOr<std::unique_ptr<StageLink>> MakeNextLink(
                                 request.next_stage_address(), ")");
   link.token = options.token;
   link.emulation = options.emulate_link;
-  link.on_ack_error = [name = options.name](const v1::ForwardAck& ack) {
-    LOG(WARNING) << "worker " << name << ": next stage refused frame "
-                 << ack.sequence() << ": " << ack.message();
-  };
-  link.on_broken = [publish, name = options.name](
-                       const absl::Status& status,
-                       const v1::ForwardFrame& lost) {
-    for (const auto& row : lost.rows()) {
+  // Sessions of frames the next stage refused or lost: reported to the
+  // coordinator, which fails their requests and releases them everywhere.
+  auto fail = [publish, name = options.name](
+                  const absl::Status& status,
+                  const std::vector<uint64_t>& sessions) {
+    for (uint64_t id : sessions) {
       v1::WorkerEvent event;
-      event.mutable_error()->set_session_id(row.session_id());
+      event.mutable_error()->set_session_id(id);
       event.mutable_error()->set_code(static_cast<int>(status.code()));
       event.mutable_error()->set_message(
           absl::StrCat("worker ", name, ": ", status.message()));
       publish(event);
     }
   };
+  link.on_refused = fail;
+  link.on_broken = fail;
   return std::make_unique<StageLink>(
       MakeChannel(request.next_stage_address(), creds), std::move(link));
 }

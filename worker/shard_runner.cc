@@ -47,6 +47,19 @@ ShardRunner::~ShardRunner() {
   }
   thread_.join();
   next_.reset();
+  // Frames that never ran: the sender fails their sessions.
+  absl::MutexLock lock(&mutex_);
+  for (Pending& p : queue_) {
+    if (p.acks == nullptr) continue;
+    v1::ForwardAck ack;
+    ack.set_sequence(p.frame.sequence());
+    ack.set_code(static_cast<int>(absl::StatusCode::kAborted));
+    ack.set_message(absl::StrCat("worker ", config_.worker_name,
+                                 ": the shard was unloaded before the frame "
+                                 "ran"));
+    ack.set_refused(true);
+    p.acks->Push(std::move(ack));
+  }
 }
 
 void ShardRunner::Submit(v1::ForwardFrame frame,

@@ -75,6 +75,8 @@ class ShardRunner {
   ShardRunner(ShardRunnerConfig config,
               std::unique_ptr<kernels::Backend> backend,
               std::unique_ptr<StageLink> next, EventPublisher publish);
+  // Stops after the batch running now; frames still queued are acknowledged
+  // as refused (ForwardAck.refused), so their senders fail the sessions.
   ~ShardRunner();
 
   // Queues a frame; its ack goes to `acks` (may be null). Never blocks.

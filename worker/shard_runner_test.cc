@@ -43,7 +43,8 @@ class ShardRunnerTest : public ::testing::Test {
 
   // A runner over layers [first, end) of stories260K on the reference
   // backend; the last stage when end == n_layers (no next link needed).
-  std::unique_ptr<ShardRunner> MakeRunner(int64_t first, int64_t end) {
+  std::unique_ptr<ShardRunner> MakeRunner(int64_t first, int64_t end,
+                                          int64_t hang_after_steps = 0) {
     kernels::ShardSpec spec;
     spec.first_layer = first;
     spec.end_layer = end;
@@ -56,6 +57,7 @@ class ShardRunnerTest : public ::testing::Test {
     config.spec = spec;
     config.dim = file_->config.dim;
     config.vocab_size = file_->config.vocab_size;
+    config.fault_hang_after_steps = hang_after_steps;
     return std::make_unique<ShardRunner>(
         config, std::move(backend), nullptr,
         [this](const v1::WorkerEvent& e) { log_.Add(e); });
@@ -97,6 +99,53 @@ TEST_F(ShardRunnerTest, WholeModelSamplesTheGoldenFirstTokens) {
     EXPECT_EQ(golden.continuation.substr(0, first.size()), first);
     EXPECT_EQ(e.token().position(),
               static_cast<int>(golden.prompt_ids_with_bos.size()) - 1);
+  }
+}
+
+// A runner destroyed with frames still queued (its compute thread stalls in
+// its second step) acknowledges them as refused, so that their sender fails
+// the sessions instead of waiting for tokens that never come.
+TEST_F(ShardRunnerTest, FramesQueuedAtShutdownAreRefused) {
+  absl::Mutex mutex;
+  std::vector<v1::ForwardAck> acks;
+  std::shared_ptr<AckQueue> queue;
+  queue = std::make_shared<AckQueue>(
+      [&](const v1::ForwardAck* ack) {
+        {
+          absl::MutexLock lock(&mutex);
+          acks.push_back(*ack);
+        }
+        queue->OnWriteDone(true);
+      },
+      [](const grpc::Status&) {});
+  auto runner = MakeRunner(0, file_->config.n_layers, /*hang_after_steps=*/1);
+  v1::ForwardFrame prompt = PromptFrame(1, {1, 5});
+  prompt.set_sequence(1);
+  runner->Submit(prompt, queue);
+  ASSERT_EQ(log_.Wait(1).size(), 1u);
+  for (int position = 2; position <= 4; ++position) {
+    v1::ForwardFrame step;
+    step.set_sequence(position);
+    v1::FrameRow* row = step.add_rows();
+    row->set_session_id(1);
+    row->set_position(position);
+    row->set_token(7);
+    row->set_want_output(true);
+    runner->Submit(step, queue);  // one session: one frame per step
+  }
+  absl::SleepFor(absl::Milliseconds(100));  // the second step stalls
+  runner.reset();
+  absl::MutexLock lock(&mutex);
+  ASSERT_EQ(acks.size(), 4u);
+  for (const v1::ForwardAck& ack : acks) {
+    if (ack.sequence() <= 2) {
+      EXPECT_EQ(ack.code(), 0) << ack.message();
+      EXPECT_FALSE(ack.refused());
+    } else {
+      EXPECT_EQ(ack.code(), static_cast<int>(absl::StatusCode::kAborted));
+      EXPECT_TRUE(ack.refused());
+      EXPECT_NE(ack.message().find("unloaded"), std::string::npos);
+    }
   }
 }
 

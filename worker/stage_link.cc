@@ -1,10 +1,10 @@
 #include "worker/stage_link.h"
 
-#include <atomic>
+#include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "common/logging.h"
 #include "worker/rpc_util.h"
 
 namespace tessera::worker {
@@ -14,7 +14,6 @@ struct StageLink::Stream {
   std::unique_ptr<grpc::ClientReaderWriter<v1::ForwardFrame, v1::ForwardAck>>
       rw;
   std::thread reader;
-  std::atomic<bool> broken{false};
 };
 
 StageLink::StageLink(std::shared_ptr<grpc::Channel> channel, Options options)
@@ -32,7 +31,7 @@ StageLink::~StageLink() {
     stop_ = true;
   }
   sender_.join();
-  CloseStream();
+  CloseStream(/*report=*/false);
 }
 
 void StageLink::Send(v1::ForwardFrame frame) {
@@ -57,31 +56,67 @@ int64_t StageLink::bytes_sent() const {
 }
 
 bool StageLink::EnsureStream() {
-  if (stream_ != nullptr && !stream_->broken) return true;
-  CloseStream();
+  if (stream_ != nullptr) return true;
   auto stream = std::make_unique<Stream>();
   stream->context = MakeContext(options_.token, absl::InfiniteDuration());
   stream->rw = stub_->Forward(stream->context.get());
   if (stream->rw == nullptr) return false;
   Stream* raw = stream.get();
-  stream->reader = std::thread([this, raw] {
-    v1::ForwardAck ack;
-    while (raw->rw->Read(&ack)) {
-      if (ack.code() != 0 && options_.on_ack_error) options_.on_ack_error(ack);
-    }
-    raw->broken = true;
-    raw->context->TryCancel();  // unblocks a pending Write
-  });
+  stream->reader = std::thread([this, raw] { ReaderLoop(raw); });
   stream_ = std::move(stream);
   return true;
 }
 
-void StageLink::CloseStream() {
+void StageLink::ReaderLoop(Stream* stream) {
+  v1::ForwardAck ack;
+  while (stream->rw->Read(&ack)) {
+    std::vector<uint64_t> sessions;
+    {
+      absl::MutexLock lock(&mutex_);
+      auto it = in_flight_.find(ack.sequence());
+      if (it == in_flight_.end()) continue;
+      sessions = std::move(it->second);
+      in_flight_.erase(it);
+    }
+    if (ack.code() != 0 && ack.refused() && options_.on_refused &&
+        !sessions.empty()) {
+      options_.on_refused(
+          absl::Status(static_cast<absl::StatusCode>(ack.code()),
+                       ack.message()),
+          sessions);
+    }
+  }
+  // The call is over (a pending Write fails too): wake the sender to close
+  // the stream and report what it lost.
+  absl::MutexLock lock(&mutex_);
+  stream_ended_ = true;
+}
+
+void StageLink::CloseStream(bool report) {
   if (stream_ == nullptr) return;
-  stream_->context->TryCancel();
+  // A stream closed to report its losses is over already (its reader saw
+  // the end, or a write failed), and its status says why; a healthy one is
+  // cancelled.
+  if (!report) stream_->context->TryCancel();
   stream_->reader.join();
-  grpc::Status status = stream_->rw->Finish();
+  const grpc::Status status = stream_->rw->Finish();
   stream_.reset();
+  std::vector<uint64_t> lost;
+  {
+    absl::MutexLock lock(&mutex_);
+    stream_ended_ = false;
+    for (auto& [sequence, sessions] : in_flight_) {
+      lost.insert(lost.end(), sessions.begin(), sessions.end());
+    }
+    in_flight_.clear();
+  }
+  if (!report || lost.empty() || !options_.on_broken) return;
+  std::string reason = absl::StrCat("stream to ", options_.peer_name,
+                                    " is broken");
+  if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+    absl::StrAppend(&reason, ": ", status.error_message());
+  }
+  options_.on_broken(absl::UnavailableError(reason), lost);
 }
 
 void StageLink::MergeTokenFrames(std::deque<v1::ForwardFrame>& queue,
@@ -98,27 +133,71 @@ void StageLink::MergeTokenFrames(std::deque<v1::ForwardFrame>& queue,
   }
 }
 
+namespace {
+
+// The distinct sessions of a frame's rows and starts.
+std::vector<uint64_t> FrameSessions(const v1::ForwardFrame& frame) {
+  std::vector<uint64_t> sessions;
+  for (const auto& row : frame.rows()) sessions.push_back(row.session_id());
+  for (const auto& start : frame.starts()) {
+    sessions.push_back(start.session_id());
+  }
+  std::sort(sessions.begin(), sessions.end());
+  sessions.erase(std::unique(sessions.begin(), sessions.end()),
+                 sessions.end());
+  return sessions;
+}
+
+}  // namespace
+
+void StageLink::Write(v1::ForwardFrame frame) {
+  const uint64_t sequence = next_sequence_++;
+  frame.set_sequence(sequence);
+  {
+    absl::MutexLock lock(&mutex_);
+    in_flight_[sequence] = FrameSessions(frame);
+  }
+  if (EnsureStream()) {
+    if (stream_->rw->Write(frame)) return;
+    CloseStream(/*report=*/true);  // this frame and all unacknowledged ones
+    return;
+  }
+  std::vector<uint64_t> lost;
+  {
+    absl::MutexLock lock(&mutex_);
+    lost = std::move(in_flight_[sequence]);
+    in_flight_.erase(sequence);
+  }
+  if (!lost.empty() && options_.on_broken) {
+    options_.on_broken(absl::UnavailableError(absl::StrCat(
+                           "cannot open a stream to ", options_.peer_name)),
+                       lost);
+  }
+}
+
 void StageLink::SenderLoop() {
   for (;;) {
-    v1::ForwardFrame frame;
+    std::optional<v1::ForwardFrame> frame;
+    bool ended;
     {
       absl::MutexLock lock(&mutex_);
       mutex_.Await(absl::Condition(
           +[](StageLink* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mutex_) {
-            return self->stop_ || !self->queue_.empty();
+            return self->stop_ || self->stream_ended_ ||
+                   !self->queue_.empty();
           },
           this));
       if (stop_) return;
-      MergeTokenFrames(queue_, frame);
-      bytes_sent_ += static_cast<int64_t>(frame.ByteSizeLong());
-    }
-    if (!EnsureStream() || !stream_->rw->Write(frame)) {
-      if (stream_ != nullptr) stream_->broken = true;
-      if (options_.on_broken) {
-        options_.on_broken(absl::UnavailableError(absl::StrCat(
-            "stream to ", options_.peer_name, " is broken")), frame);
+      ended = stream_ended_;
+      if (!queue_.empty()) {
+        frame.emplace();
+        MergeTokenFrames(queue_, *frame);
+        bytes_sent_ += static_cast<int64_t>(frame->ByteSizeLong());
       }
     }
+    // A stream the peer ended: report what it lost before writing more.
+    if (ended) CloseStream(/*report=*/true);
+    if (frame.has_value()) Write(*std::move(frame));
   }
 }
 
