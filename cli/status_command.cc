@@ -16,14 +16,14 @@ namespace {
 
 void PrintTable(const v1::ClusterStatusResponse& status) {
   std::cout << absl::StrFormat(
-      "model %s (sha256 %.12s) | planner: %s | codec %s%s | %d active "
-      "requests\n",
+      "model %s (sha256 %.12s) | planner: %s | codec %s%s | %d active, %d "
+      "queued requests\n",
       status.model().name(), status.model().sha256(), status.planner(),
       worker::CodecName(static_cast<worker::Codec>(status.codec().codec())),
       status.codec().zstd_level() > 0
           ? absl::StrFormat("+zstd%d", status.codec().zstd_level())
           : "",
-      status.active_requests());
+      status.active_requests(), status.queued_requests());
   std::cout << absl::StrFormat("%-16s %-22s %-10s %-9s %-8s %12s %10s  %s\n",
                                "WORKER", "ADDRESS", "STATE", "LAYERS", "FORMAT",
                                "WEIGHTS(MiB)", "MS/TOKEN", "BACKEND");

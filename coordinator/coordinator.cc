@@ -234,6 +234,17 @@ absl::Status Coordinator::LoadStages() {
     TESSERA_ASSIGN_OR_RETURN(stages_[i].loaded,
                              workers_[a.worker]->LoadShard(ShardRequest(i)));
   }
+  std::vector<StageKv> kv;
+  for (const Stage& stage : stages_) {
+    const v1::LoadShardResponse& l = stage.loaded;
+    kv.push_back({workers_[stage.assignment.worker]->name(),
+                  l.kv_budget_bytes(), l.kv_bytes_per_token(),
+                  l.kv_page_tokens(), l.kv_growth()});
+  }
+  {
+    absl::MutexLock lock(&mutex_);
+    admission_ = KvAdmission(std::move(kv));
+  }
   for (const Stage& stage : stages_) {  // workers outside the plan idle
     workers_[stage.assignment.worker]->StartEvents(
         [this](const v1::WorkerEvent& e) { OnEvent(e); },
@@ -294,15 +305,32 @@ absl::StatusOr<uint64_t> Coordinator::StartGenerate(
         "the prompt has ", prompt.size(), " tokens, the context holds ",
         max_tokens_));
   }
+  // The session at its longest: what admission reserves on every stage.
+  const int64_t longest = std::min<int64_t>(
+      static_cast<int64_t>(prompt.size()) + request.max_new_tokens(),
+      max_tokens_);
   absl::MutexLock lock(&mutex_);
   if (!cluster_down_.ok()) return cluster_down_;
+  TESSERA_RETURN_IF_ERROR(admission_.CheckFits(longest));
   const uint64_t id = next_session_++;
-  auto generation = std::make_unique<GenerationRequest>(
+  requests_[id] = std::make_unique<GenerationRequest>(
       id, *model_->tokenizer, std::move(prompt), request, max_tokens_,
       std::move(responses));
-  stage0_->Send(generation->StartFrame());
-  requests_[id] = std::move(generation);
+  waiting_.push_back({id, longest});
+  AdmitWaiting();
   return id;
+}
+
+void Coordinator::AdmitWaiting() {
+  while (!waiting_.empty()) {
+    const auto [id, longest] = waiting_.front();
+    auto it = requests_.find(id);
+    if (it != requests_.end()) {
+      if (!admission_.TryAdmit(id, longest)) return;  // first come, first run
+      stage0_->Send(it->second->StartFrame());
+    }
+    waiting_.pop_front();
+  }
 }
 
 void Coordinator::Release(uint64_t session_id) {
@@ -310,6 +338,9 @@ void Coordinator::Release(uint64_t session_id) {
   v1::ForwardFrame release;
   release.add_release_sessions(session_id);
   stage0_->Send(std::move(release));
+  // After the release: stages free the session's KV before new ones start.
+  admission_.Release(session_id);
+  AdmitWaiting();
 }
 
 void Coordinator::Cancel(uint64_t session_id) {
@@ -354,8 +385,12 @@ void Coordinator::OnWorkerDead(const absl::Status& reason) {
   LOG(ERROR) << reason.message();
   absl::MutexLock lock(&mutex_);
   if (cluster_down_.ok()) cluster_down_ = reason;
-  for (auto& [id, request] : requests_) request->Fail(reason);
+  for (auto& [id, request] : requests_) {
+    request->Fail(reason);
+    admission_.Release(id);
+  }
   requests_.clear();
+  waiting_.clear();
 }
 
 void Coordinator::WatchdogLoop() {
@@ -402,7 +437,9 @@ v1::ClusterStatusResponse Coordinator::ClusterStatus() const {
     s.set_compute_ms_per_token(it->second.compute_us / 1000.0 /
                                it->second.steps);
   }
-  status.set_active_requests(static_cast<int>(requests_.size()));
+  status.set_active_requests(static_cast<int>(admission_.admitted()));
+  status.set_queued_requests(
+      static_cast<int>(requests_.size() - admission_.admitted()));
   return status;
 }
 

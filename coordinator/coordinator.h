@@ -18,6 +18,7 @@
 #ifndef TESSERA_COORDINATOR_COORDINATOR_H_
 #define TESSERA_COORDINATOR_COORDINATOR_H_
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "coordinator/cluster_file.h"
 #include "coordinator/generation_request.h"
+#include "coordinator/kv_admission.h"
 #include "coordinator/partitioner_plan.h"
 #include "coordinator/stage_plan.h"
 #include "coordinator/worker_client.h"
@@ -101,7 +103,11 @@ class Coordinator {
       const v1::GenerateRequest& request) const;
   void OnEvent(const v1::WorkerEvent& event);
   void OnWorkerDead(const absl::Status& reason);
+  // Forgets the request, releases its session on every stage and admits
+  // waiting requests its KV memory makes room for.
   void Release(uint64_t session_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // Starts waiting requests, in order, while the stages can hold them.
+  void AdmitWaiting() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void WatchdogLoop();
   // Adds a decode step's per-stage times to the cluster statistics.
   void RecordTimings(const v1::TokenEvent& event)
@@ -121,6 +127,14 @@ class Coordinator {
   absl::flat_hash_map<uint64_t, std::unique_ptr<GenerationRequest>> requests_
       ABSL_GUARDED_BY(mutex_);
   uint64_t next_session_ ABSL_GUARDED_BY(mutex_) = 1;
+  KvAdmission admission_ ABSL_GUARDED_BY(mutex_);
+  struct Waiting {
+    uint64_t id;
+    int64_t longest;  // tokens to reserve
+  };
+  // Requests not admitted yet, oldest first (ids of cancelled or failed
+  // ones are skipped).
+  std::deque<Waiting> waiting_ ABSL_GUARDED_BY(mutex_);
   absl::Status cluster_down_ ABSL_GUARDED_BY(mutex_);
   struct StageTotals {
     int64_t compute_us = 0;

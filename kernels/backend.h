@@ -92,6 +92,13 @@ struct ShardReport {
   std::vector<std::string> notes;  // e.g. "blk.0.ffn_down kept in f16: ..."
   int64_t weight_bytes = 0;        // resident weight bytes of the shard
   int64_t kv_bytes_per_token = 0;  // per session per token, all layers
+  // How sessions' KV caches are charged against the budget, for admission
+  // control: a session of n tokens holds at most
+  // kv_growth x RoundUp(n, kv_page_tokens) x kv_bytes_per_token bytes, and
+  // all sessions together at most kv_budget_bytes (0: not limited).
+  int64_t kv_page_tokens = 1;
+  int64_t kv_growth = 1;
+  int64_t kv_budget_bytes = 0;
 };
 
 struct MemoryUsage {

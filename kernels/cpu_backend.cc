@@ -72,6 +72,8 @@ absl::StatusOr<ShardReport> CpuBackend::LoadShard(
   report.notes = shard.notes;
   report.weight_bytes = shard.weight_bytes;
   report.kv_bytes_per_token = kv_->bytes_per_token();
+  report.kv_page_tokens = KvCache::kPageTokens;
+  report.kv_budget_bytes = kv_->budget_bytes();
   shard_ = std::move(shard);
   return report;
 }

@@ -106,7 +106,10 @@ absl::StatusOr<ShardReport> OpenClBackend::LoadShard(
   if (spec.has_head) widest = std::max(widest, c.vocab_size);
   rows_per_pass_ = std::max<int64_t>(
       1, std::min(rows_per_pass_, context_->max_buffer_bytes() / (4 * widest)));
-  return shard_->report;
+  ShardReport report = shard_->report;
+  report.kv_growth = 2;  // capacities double while the budget allows
+  report.kv_budget_bytes = kv_->budget_bytes();
+  return report;
 }
 
 MemoryUsage OpenClBackend::memory() const {

@@ -6,6 +6,8 @@
 // the real binaries. Join tokens and TLS: distributed_security_test.cc.
 #include <signal.h>
 
+#include <atomic>
+
 #include <functional>
 #include <iostream>
 #include <thread>
@@ -194,6 +196,60 @@ TEST_F(DistributedTest, EightConcurrentRequestsAllCorrect) {
       EXPECT_EQ(last.stages(s).wire_bytes(), decode_steps * 64 * 4) << i;
     }
   }
+}
+
+// Workers whose KV budget (--kv-budget 128 KiB) holds one or two of these
+// sessions at a time: the coordinator queues the rest until sessions end,
+// so all eight requests finish with the golden text instead of failing for
+// KV memory mid-generation, and a request that could never fit is refused
+// at once.
+TEST_F(DistributedTest, KvAdmissionQueuesWhatTheWorkersCannotHoldYet) {
+  LocalClusterOptions o = Options("f32");
+  o.backend = "cpu";
+  o.extra_worker_flags = {"--kv-budget", "131072"};
+  auto cluster = StartCluster(o);
+  ASSERT_NE(cluster, nullptr);
+  auto stub = v1::CoordinatorService::NewStub(grpc::CreateChannel(
+      cluster->coordinator_address(), grpc::InsecureChannelCredentials()));
+  std::atomic<bool> running{true};
+  std::atomic<int> most_queued{0};
+  std::thread watcher([&] {
+    while (running.load()) {
+      v1::ClusterStatusResponse status;
+      auto context = worker::MakeContext("", absl::Seconds(10));
+      if (stub->ClusterStatus(context.get(), {}, &status).ok() &&
+          status.queued_requests() > most_queued.load()) {
+        most_queued.store(status.queued_requests());
+      }
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  });
+  std::vector<Completion> results(8);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      const testing::GoldenCase& g = golden_[i % golden_.size()];
+      results[i] = Generate(cluster->coordinator_address(), g.prompt,
+                            static_cast<int>(g.new_tokens));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  running.store(false);
+  watcher.join();
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(results[i].status.ok()) << i << ": " << results[i].status;
+    EXPECT_EQ(results[i].text, golden_[i % golden_.size()].continuation) << i;
+  }
+  EXPECT_GE(most_queued.load(), 4) << "at most 2 of 8 sessions fit at once";
+  // 400 new tokens need 7 pages a stage, more than the whole budget.
+  const absl::Time start = absl::Now();
+  Completion huge = Generate(cluster->coordinator_address(), golden_[0].prompt,
+                             400);
+  EXPECT_EQ(huge.status.code(), absl::StatusCode::kResourceExhausted)
+      << huge.status;
+  EXPECT_TRUE(absl::StrContains(huge.status.message(), "--kv-budget"))
+      << huge.status;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
 }
 
 // Kills (or freezes) a worker after a few tokens and checks that the request

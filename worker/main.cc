@@ -28,6 +28,8 @@ void DeclareFlags(tessera::cli::ArgParser& args) {
   args.Int("memory-budget", 0, "bytes this worker may use (0: all memory)");
   args.String("backend", "cpu", "cpu | reference | opencl[:PLATFORM:DEVICE]");
   args.Int("threads", 1, "compute threads");
+  args.Int("kv-budget", int64_t{256} << 20,
+           "bytes all sessions' KV caches may take together");
   args.String("kv-type", "f32",
               "KV cache element type: f32 | f16 (half the memory; cpu only)");
   args.String("token", "", "join token required on every call");
@@ -136,11 +138,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (options.threads < 1 || options.threads > 1024 ||
-      options.memory_budget_bytes < 0) {
-    std::cerr << "tessera-worker: --threads must be in [1, 1024] and "
-                 "--memory-budget >= 0\n";
+      options.memory_budget_bytes < 0 || args.GetInt("kv-budget") < 1) {
+    std::cerr << "tessera-worker: --threads must be in [1, 1024], "
+                 "--memory-budget >= 0 and --kv-budget >= 1\n";
     return 2;
   }
+  options.kv_budget_bytes = args.GetInt("kv-budget");
   tessera::worker::WorkerService service(options);
   auto server = tessera::worker::StartServer(args.GetString("listen"),
                                              options.tls, &service);

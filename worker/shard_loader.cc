@@ -9,7 +9,6 @@
 namespace tessera::worker {
 namespace {
 
-constexpr int64_t kDefaultKvBudgetBytes = 256LL << 20;
 
 int64_t MatrixBytes(model::GgmlType type, int64_t rows, int64_t cols) {
   absl::StatusOr<int64_t> row = model::RowBytes(type, cols);
@@ -146,12 +145,13 @@ absl::StatusOr<std::unique_ptr<LoadedShard>> LoadShard(
   kernels::BackendOptions backend_options;
   backend_options.threads = options.threads;
   backend_options.kv_type = options.kv_type;
-  backend_options.kv_budget_bytes = kDefaultKvBudgetBytes;
+  backend_options.kv_budget_bytes = options.kv_budget_bytes;
   backend_options.max_context_tokens = request.max_context_tokens();
   const int64_t budget = options.memory_budget_bytes > 0
                              ? options.memory_budget_bytes
                              : ReadDeviceFacts().memory_bytes;
-  const int64_t need = EstimateShardBytes(config, spec, kDefaultKvBudgetBytes);
+  const int64_t need =
+      EstimateShardBytes(config, spec, options.kv_budget_bytes);
   if (need > budget) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "shard [", spec.first_layer, ", ", spec.end_layer, ") needs ", need,
@@ -164,6 +164,9 @@ absl::StatusOr<std::unique_ptr<LoadedShard>> LoadShard(
   v1::LoadShardResponse& response = shard->response;
   response.set_weight_bytes(report.weight_bytes);
   response.set_kv_bytes_per_token(report.kv_bytes_per_token);
+  response.set_kv_budget_bytes(report.kv_budget_bytes);
+  response.set_kv_page_tokens(report.kv_page_tokens);
+  response.set_kv_growth(report.kv_growth);
   for (const std::string& note : report.notes) response.add_notes(note);
   response.set_backend_description(backend->Describe());
 

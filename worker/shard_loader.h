@@ -26,6 +26,8 @@ struct WorkerOptions {
   int threads = 1;
   // KV cache element type (kernels::BackendOptions::kv_type): F32 or F16.
   model::GgmlType kv_type = model::GgmlType::kF32;
+  // Bytes all sessions' KV caches may take together.
+  int64_t kv_budget_bytes = int64_t{256} << 20;
   std::string token;
   TlsFiles tls;
   std::string profile_cache_path;  // empty = no cache

@@ -93,8 +93,12 @@ std::vector<ShardRunner::Pending> ShardRunner::TakeBatch() {
     if (!disjoint && !batch.empty()) break;
     for (const auto& row : frame.rows()) sessions.insert(row.session_id());
     for (uint64_t id : frame.release_sessions()) sessions.insert(id);
+    const bool releases = frame.release_sessions_size() > 0;
     batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
+    // A batch's releases apply after all its rows: later frames' rows (a
+    // new session the released KV memory was freed for) wait for the next.
+    if (releases) break;
   }
   return batch;
 }

@@ -123,8 +123,12 @@ void StageLink::MergeTokenFrames(std::deque<v1::ForwardFrame>& queue,
                                  v1::ForwardFrame& out) {
   out = std::move(queue.front());
   queue.pop_front();
+  // A frame's releases apply after its rows, so nothing is merged after a
+  // release: later rows (of a session its KV memory was freed for) must
+  // still run after it.
   while (!queue.empty() && !out.has_activations() &&
-         !queue.front().has_activations()) {
+         !queue.front().has_activations() &&
+         out.release_sessions_size() == 0) {
     v1::ForwardFrame& next = queue.front();
     for (auto& row : next.rows()) *out.add_rows() = row;
     for (auto& start : next.starts()) *out.add_starts() = start;

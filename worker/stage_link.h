@@ -3,7 +3,8 @@
 //
 // Send() queues a frame and returns at once; a sender thread writes queued
 // frames in order, merging consecutive token-only frames (no activations)
-// into one micro-batch frame, and numbers them (ForwardFrame.sequence). The
+// into one micro-batch frame (a frame with releases ends a merge, as they
+// apply after its rows), and numbers them (ForwardFrame.sequence). The
 // link remembers the sessions of every frame until its ack arrives; a
 // reader thread consumes the acks and reports the sessions of frames the
 // peer refused as a whole to `on_refused`. When the stream breaks, every
