@@ -55,6 +55,9 @@ absl::StatusOr<ShardReport> CpuBackend::LoadShard(
   }
   TESSERA_ASSIGN_OR_RETURN(ShardWeights shard,
                            PrepareShardWeights(weights, spec, &pool_));
+  if (kernels_.q4_0_tiles) {
+    TESSERA_RETURN_IF_ERROR(TileQ4Matrices(shard, &pool_));
+  }
   const model::ModelConfig& c = shard.config;
   if (c.dim <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 ||
       c.n_heads % c.n_kv_heads != 0 || c.head_dim * c.n_heads != c.dim ||

@@ -11,7 +11,7 @@ namespace tessera::kernels {
 namespace {
 
 MatrixRef Ref(const ExecMatrix& m) {
-  return MatrixRef{m.format, m.rows, m.cols, m.row_bytes, m.data};
+  return MatrixRef{m.format, m.rows, m.cols, m.row_bytes, m.data, m.q4_tiled};
 }
 
 float* Floats(const AlignedBuffer& b) {

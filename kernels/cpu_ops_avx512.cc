@@ -179,6 +179,10 @@ void MatVecRows(const MatrixRef& w, int64_t r0, int64_t r1,
 void QuantMatVec(const MatrixRef& w, int64_t r0, int64_t r1,
                  const QuantizedRows& x, float* y, int64_t y_stride,
                  bool accumulate) {
+  if (w.q4_tiled) {
+    Avx512Q4TileMatVec(w, r0, r1, x, y, y_stride, accumulate);
+    return;
+  }
   // Q4_0 rows are 18 x blocks bytes, so all of a matrix's rows start at
   // even addresses or all at odd ones; the stream kernel takes even ones.
   if (w.format == GgmlType::kQ4_0 && x.stream != nullptr &&
@@ -312,6 +316,7 @@ const CpuKernels kAvx512Kernels = {
     .gemm_scratch_bytes = Avx512GemmScratchBytes,
     .float_matmul = FloatMatMul,
     .q4_0_stream = true,
+    .q4_0_tiles = true,
 };
 
 }  // namespace

@@ -38,6 +38,12 @@ void Avx512QuantGemm(const MatrixRef& w, int64_t r0, int64_t r1,
                      bool accumulate, uint8_t* scratch);
 int64_t Avx512GemmScratchBytes(int64_t cols);
 
+// quant_matvec for Q4_0 weights in the tile layout (w.q4_tiled) with `x` in
+// the activation tile layout (x.tiles != nullptr) and the table's offset 8.
+void Avx512Q4TileMatVec(const MatrixRef& w, int64_t r0, int64_t r1,
+                        const QuantizedRows& x, float* y, int64_t y_stride,
+                        bool accumulate);
+
 // quant_matvec for Q4_0 weights whose rows start at even addresses, with
 // `x` in the stream layout (x.stream != nullptr) and the table's offset 8.
 void Avx512Q4StreamMatVec(const MatrixRef& w, int64_t r0, int64_t r1,

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "kernels/cpu_ops_avx512.h"
+#include "kernels/q4_tiles.h"
 #include "kernels/unaligned.h"
 #include "kernels/x86_intrinsics.h"
 
@@ -39,15 +40,20 @@ void RepackPanel(const MatrixRef& w, int64_t r0, uint8_t* panel) {
         for (int q = 0; q < 8; ++q) quads[q * 16 + i] = 0;
         continue;
       }
-      const uint8_t* blk = w.data + (r0 + i) * w.row_bytes + b * kBytes;
-      d[i] = _cvtsh_ss(static_cast<uint16_t>(LoadU16(blk)));
+      const uint8_t* row = w.data + (r0 + i) * w.row_bytes;
+      const uint8_t* blk = row + b * kBytes;
       if constexpr (kQ4) {
+        // Block b's scale and quads: in place, or scattered over its tile.
+        Q4TiledBlock at{blk, blk + 2, 4};
+        if (w.q4_tiled) at = LocateTiledBlock(row, nb, b);
+        d[i] = _cvtsh_ss(static_cast<uint16_t>(LoadU16(at.scale)));
         for (int q = 0; q < 4; ++q) {
-          const uint32_t v = LoadU32(blk + 2 + 4 * q);
+          const uint32_t v = LoadU32(at.quads + q * at.quad_stride);
           quads[q * 16 + i] = v & 0x0f0f0f0fu;
           quads[(q + 4) * 16 + i] = (v >> 4) & 0x0f0f0f0fu;
         }
       } else {
+        d[i] = _cvtsh_ss(static_cast<uint16_t>(LoadU16(blk)));
         for (int q = 0; q < 8; ++q) {
           quads[q * 16 + i] = LoadU32(blk + 2 + 4 * q) ^ 0x80808080u;
         }

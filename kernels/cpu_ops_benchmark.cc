@@ -8,7 +8,9 @@
 // kernel.
 //
 //   build-cpu/kernels/tessera_kernels_benchmark --benchmark_filter=MatVec
+#include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -22,6 +24,7 @@
 #include "kernels/cpu_ops_kernels.h"
 #include "kernels/cpu_ops_matmul.h"
 #include "kernels/cpu_ops_quant.h"
+#include "kernels/q4_tiles.h"
 #include "kernels/simd.h"
 #include "kernels/thread_pool.h"
 #include "model/ggml_types.h"
@@ -79,6 +82,55 @@ void BM_MatVec(benchmark::State& state) {
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(state.iterations() * one);
+}
+
+// Q4_0 decode through MatMulRunner with 2 threads, the same matrices in
+// GGUF order (stream kernel) and in the tile layout (q4_tiles.h), timed
+// alternately in one run: GB/s of each and their ratio.
+void BM_MatVecQ4Layouts(benchmark::State& state) {
+  const CpuKernels& kernels = GetCpuKernels(CpuIsa::kBest);
+  if (!kernels.q4_0_tiles) {
+    state.SkipWithError("no Q4_0 tile kernels on this machine");
+    return;
+  }
+  const int64_t one = *model::RowBytes(GgmlType::kQ4_0, kDim) * kFfn;
+  Matrices plain(GgmlType::kQ4_0, kFfn, kDim,
+                 static_cast<int>(kCycleBytes / one) + 1);
+  Matrices tiled(GgmlType::kQ4_0, kFfn, kDim,
+                 static_cast<int>(plain.refs.size()));
+  for (size_t c = 0; c < tiled.refs.size(); ++c) {
+    MatrixRef& ref = tiled.refs[c];
+    std::vector<uint8_t> row(ref.row_bytes);
+    for (int64_t r = 0; r < ref.rows; ++r) {
+      uint8_t* at = tiled.storage[c].data() + r * ref.row_bytes;
+      std::memcpy(row.data(), at, row.size());
+      TileQ4Row(row.data(), kDim / 32, at);
+    }
+    ref.q4_tiled = true;
+  }
+  ThreadPool pool(2);
+  MatMulRunner runner(kernels, pool);
+  const std::vector<float> x = RandomFloats(kDim, 3);
+  std::vector<float> y(kFfn);
+  double seconds[2] = {0, 0};
+  size_t i = 0;
+  for (auto _ : state) {
+    for (int layout = 0; layout < 2; ++layout) {
+      const Matrices& m = layout == 0 ? plain : tiled;
+      const MatMulJob job{m.refs[i % m.refs.size()], y.data(), kFfn};
+      const auto start = std::chrono::steady_clock::now();
+      runner.Run({&job, 1}, x.data(), 1, kDim);
+      seconds[layout] += std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+      benchmark::DoNotOptimize(y.data());
+    }
+    ++i;
+  }
+  const double bytes = static_cast<double>(state.iterations()) * one;
+  state.counters["stream_GBps"] = bytes / seconds[0] / 1e9;
+  state.counters["tiles_GBps"] = bytes / seconds[1] / 1e9;
+  state.counters["tiles_over_stream"] = seconds[0] / seconds[1];
 }
 
 // The decode kernel of `isa` alone (activations quantised once, outside the
@@ -253,6 +305,7 @@ BENCHMARK(BM_MatVec)
     ->ArgsProduct({{kQ8, kQ4, kF16}, {1, 2}})
     ->ArgNames({"format", "threads"})
     ->UseRealTime();
+BENCHMARK(BM_MatVecQ4Layouts)->UseRealTime();
 constexpr int64_t kBest = static_cast<int64_t>(CpuIsa::kBest);
 constexpr int64_t kAvx2 = static_cast<int64_t>(CpuIsa::kAvx2);
 constexpr int64_t kAvxVnni = static_cast<int64_t>(CpuIsa::kAvxVnni);

@@ -53,6 +53,9 @@ struct MatrixRef {
   int64_t cols = 0;
   int64_t row_bytes = 0;
   const uint8_t* data = nullptr;
+  // Q4_0 rows in the tile layout of q4_tiles.h (only for kernel tables with
+  // q4_0_tiles).
+  bool q4_tiled = false;
 };
 
 // Activation rows quantised Q8_0-style for integer dot products: each block
@@ -89,6 +92,10 @@ struct QuantizedRows {
   // rows are `supers` superblocks apart (supers = ceil(blocks / 32)).
   int64_t supers = 0;
   const uint8_t* stream = nullptr;
+  // Optional Q4_0 tile layout (q4_tiles.h) for tiled weights: each row's
+  // Q4Tiles(blocks) activation tiles, rows Q4Tiles(blocks) x
+  // kQ4TileActBytes bytes apart; null unless requested.
+  const uint8_t* tiles = nullptr;
 };
 
 // Output convention of every kernel: for weight rows r in [r0, r1) and
@@ -120,6 +127,11 @@ struct CpuKernels {
   // Whether quant_matvec wants the stream layout for Q4_0 (it still accepts
   // rows without it).
   bool q4_0_stream = false;
+  // Whether quant_matvec and quant_gemm take Q4_0 matrices in the tile
+  // layout (MatrixRef::q4_tiled): quant_matvec then needs the activations'
+  // tile layout (QuantizedRows::tiles). Backends tile their Q4_0 matrices
+  // at load when set.
+  bool q4_0_tiles = false;
 };
 
 // Bytes of one GGUF block of 32 values: an fp16 scale and the quants.

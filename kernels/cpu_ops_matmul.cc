@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/logging.h"
+#include "kernels/q4_tiles.h"
 
 namespace tessera::kernels {
 namespace {
@@ -39,6 +40,7 @@ QuantizedRows SliceRows(const QuantizedRows& q, int64_t n0, int64_t rows) {
   s.block_corr += n0 * q.blocks;
   s.quad_corr += n0 * (q.cols / 4);
   if (q.stream != nullptr) s.stream += n0 * q.supers * kQ4StreamBytes;
+  if (q.tiles != nullptr) s.tiles += n0 * Q4Tiles(q.blocks) * kQ4TileActBytes;
   return s;
 }
 
@@ -104,12 +106,13 @@ void MatMulRunner::Run(absl::Span<const MatMulJob> jobs, const float* x,
                        int64_t n, int64_t x_stride) {
   if (jobs.empty() || n <= 0) return;
   const int64_t cols = jobs[0].w.cols;
-  bool need_q8 = false, need_q4 = false;
+  bool need_q8 = false, need_q4 = false, q4_tiled = false;
   for (const MatMulJob& job : jobs) {
     CHECK(job.w.cols == cols)
         << "jobs of one MatMulRunner::Run share the input";
     need_q8 |= job.w.format == GgmlType::kQ8_0;
     need_q4 |= job.w.format == GgmlType::kQ4_0;
+    q4_tiled |= job.w.format == GgmlType::kQ4_0 && job.w.q4_tiled;
   }
   const bool gemm = kernels_.quant_gemm != nullptr && n >= kGemmMinRows;
   if (need_q8) {
@@ -118,7 +121,8 @@ void MatMulRunner::Run(absl::Span<const MatMulJob> jobs, const float* x,
   }
   if (need_q4) {
     q4_0_rows_.Quantize(x, n, cols, x_stride, kernels_.q4_0_offset,
-                        kernels_.q4_0_stream && !gemm, &pool_);
+                        kernels_.q4_0_stream && !gemm && !q4_tiled, &pool_,
+                        /*tiles=*/q4_tiled && !gemm);
   }
   PlanItems(jobs, gemm);
   pool_.ParallelFor(static_cast<int64_t>(items_.size()), 1,

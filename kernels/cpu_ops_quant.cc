@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/q4_tiles.h"
 #include "kernels/simd.h"
 
 namespace tessera::kernels {
@@ -116,7 +117,8 @@ void StreamRow(const int8_t* qs, const float* scales, int64_t blocks,
 
 void QuantizedActivations::Quantize(const float* x, int64_t n, int64_t cols,
                                     int64_t x_stride, int32_t offset,
-                                    bool stream, ThreadPool* pool) {
+                                    bool stream, ThreadPool* pool,
+                                    bool tiles) {
   const int64_t blocks = cols / kBlock;
   const int64_t supers =
       stream ? (blocks + kQ4StreamBlocks - 1) / kQ4StreamBlocks : 0;
@@ -127,19 +129,22 @@ void QuantizedActivations::Quantize(const float* x, int64_t n, int64_t cols,
   const int64_t block_bytes = round(n * blocks * 4);
   const int64_t quad_bytes = round(n * cols);
   const int64_t stream_bytes = n * supers * kQ4StreamBytes;
-  uint8_t* base =
-      storage_.Reserve(qs_bytes + 2 * block_bytes + quad_bytes + stream_bytes);
+  const int64_t tile_row_bytes = tiles ? Q4Tiles(blocks) * kQ4TileActBytes : 0;
+  uint8_t* base = storage_.Reserve(qs_bytes + 2 * block_bytes + quad_bytes +
+                                   stream_bytes + n * tile_row_bytes);
   auto* qs = reinterpret_cast<int8_t*>(base);
   auto* scales = reinterpret_cast<float*>(base += qs_bytes);
   auto* block_corr = reinterpret_cast<int32_t*>(base += block_bytes);
   auto* quad_corr = reinterpret_cast<int32_t*>(base += block_bytes);
   uint8_t* stream_data = base += quad_bytes;
+  uint8_t* tile_data = base += stream_bytes;
   rows_ =
       QuantizedRows{n, cols, blocks, offset, qs, scales, block_corr, quad_corr};
   if (supers > 0) {
     rows_.supers = supers;
     rows_.stream = stream_data;
   }
+  if (tiles) rows_.tiles = tile_data;
   auto rows = [&](int64_t begin, int64_t end, int) {
     for (int64_t r = begin; r < end; ++r) {
       QuantizeRow(x + r * x_stride, cols, offset, qs + r * cols,
@@ -148,6 +153,10 @@ void QuantizedActivations::Quantize(const float* x, int64_t n, int64_t cols,
       if (supers > 0) {
         StreamRow(qs + r * cols, scales + r * blocks, blocks, offset,
                   stream_data + r * supers * kQ4StreamBytes);
+      }
+      if (tiles) {
+        TileActivationRow(qs + r * cols, scales + r * blocks, blocks, offset,
+                          tile_data + r * tile_row_bytes);
       }
     }
   };

@@ -30,9 +30,11 @@ class QuantizedActivations {
  public:
   // Quantises `n` rows of `cols` floats, `x_stride` floats apart, splitting
   // rows across `pool` (may be null) when there are several; with `stream`
-  // also fills the Q4_0 stream layout. REQUIRES: cols % 32 == 0.
+  // also fills the Q4_0 stream layout, with `tiles` the Q4_0 tile layout.
+  // REQUIRES: cols % 32 == 0.
   void Quantize(const float* x, int64_t n, int64_t cols, int64_t x_stride,
-                int32_t offset, bool stream, ThreadPool* pool);
+                int32_t offset, bool stream, ThreadPool* pool,
+                bool tiles = false);
 
   const QuantizedRows& rows() const { return rows_; }
 

@@ -19,6 +19,7 @@
 #include "kernels/cpu_ops_kernels.h"
 #include "kernels/cpu_ops_matmul.h"
 #include "kernels/cpu_ops_quant.h"
+#include "kernels/q4_tiles.h"
 #include "kernels/simd.h"
 #include "model/ggml_types.h"
 #include "model/reference_ops.h"
@@ -133,6 +134,55 @@ TEST_P(KernelTest, QuantMatVecIsExactForQuantisedActivations) {
                     1e-5,
                     absl::StrCat(TypeName(format), " cols ", cols, " n ", n));
       }
+    }
+  }
+}
+
+// Q4_0 matrices in the tile layout (q4_tiles.h), on ISAs whose kernels take
+// it: row lengths of one partial tile, one full tile, full tiles with a
+// partial one, and tinyllama's FFN width; decode with 1-4 activation rows
+// (two ranges, odd row counts for the two-stream pairing, accumulation)
+// and the prefill gemm.
+TEST_P(KernelTest, TiledQ4_0MatchesExactProducts) {
+  if (!kernels().q4_0_tiles) GTEST_SKIP() << "no Q4_0 tile kernels";
+  const int64_t rows = 37;
+  for (int64_t cols : {32, 512, 896, 1280, 5632}) {
+    TestMatrix w(GgmlType::kQ4_0, rows, cols, 11);
+    const int64_t blocks = cols / 32;
+    std::vector<uint8_t> tiled(w.bytes.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      TileQ4Row(w.bytes.data() + r * w.ref.row_bytes, blocks,
+                tiled.data() + r * w.ref.row_bytes);
+    }
+    MatrixRef ref = w.ref;
+    ref.data = tiled.data();
+    ref.q4_tiled = true;
+    for (int64_t n = 1; n <= kMaxMatVecRows; ++n) {
+      const std::vector<float> x = Random(n * cols, 12);
+      QuantizedActivations q;
+      q.Quantize(x.data(), n, cols, cols, Offset(GgmlType::kQ4_0),
+                 /*stream=*/false, nullptr, /*tiles=*/true);
+      const std::vector<double> want =
+          Product(w.values, Dequantized(q.rows()), rows, cols, n);
+      std::vector<float> y(n * rows, 0.0f);
+      kernels().quant_matvec(ref, 0, 20, q.rows(), y.data(), rows, false);
+      kernels().quant_matvec(ref, 20, rows, q.rows(), y.data(), rows, false);
+      ExpectClose(y, want, 1e-5, absl::StrCat("cols ", cols, " n ", n));
+      kernels().quant_matvec(ref, 0, rows, q.rows(), y.data(), rows, true);
+      std::vector<double> twice = want;
+      for (double& v : twice) v *= 2;
+      ExpectClose(y, twice, 1e-5, absl::StrCat("accumulated, cols ", cols));
+    }
+    for (int64_t n : {8, 13}) {
+      const std::vector<float> x = Random(n * cols, 13);
+      QuantizedActivations q;
+      q.Quantize(x.data(), n, cols, cols, Offset(GgmlType::kQ4_0), false,
+                 nullptr);
+      std::vector<float> y(n * rows, 1.0f);
+      RunGemm(ref, 0, 32, q.rows(), y.data(), rows, false);
+      RunGemm(ref, 32, rows, q.rows(), y.data(), rows, false);
+      ExpectClose(y, Product(w.values, Dequantized(q.rows()), rows, cols, n),
+                  1e-5, absl::StrCat("gemm cols ", cols, " n ", n));
     }
   }
 }

@@ -1,11 +1,15 @@
 #include "kernels/shard_weights.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "kernels/q4_tiles.h"
 #include "kernels/thread_pool.h"
 
 namespace tessera::kernels {
@@ -287,6 +291,67 @@ absl::Status EmbedRows(const TensorView& token_embd,
     TESSERA_RETURN_IF_ERROR(
         model::Dequantize(token_embd.type, token_embd.row(tokens[i]),
                           out + i * token_embd.cols, token_embd.cols));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Offers the whole pages inside [data, data + bytes) back to the system;
+// their contents stay readable (reloaded from the file, or from swap).
+void PageOut(const uint8_t* data, int64_t bytes) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin =
+      (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
+  if (end > begin) {
+    // Best effort: an older kernel without MADV_PAGEOUT just keeps them.
+    madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);
+  }
+}
+
+absl::Status TileQ4Matrix(ExecMatrix& m, ThreadPool* pool,
+                          int64_t& converted_bytes) {
+  if (m.format != GgmlType::kQ4_0 || m.q4_tiled || m.bytes == 0) {
+    return absl::OkStatus();
+  }
+  auto storage = LargePageBuffer::Allocate(static_cast<size_t>(m.bytes));
+  TESSERA_RETURN_IF_ERROR_CTX(storage.status(), m.name);
+  const int64_t blocks = m.cols / 32;
+  auto rows = [&](int64_t begin, int64_t end, int) {
+    for (int64_t r = begin; r < end; ++r) {
+      TileQ4Row(m.data + r * m.row_bytes, blocks,
+                storage->data() + r * m.row_bytes);
+    }
+  };
+  if (pool != nullptr) {
+    pool->ParallelFor(m.rows, 64, rows);
+  } else {
+    rows(0, m.rows, 0);
+  }
+  if (m.in_place) {
+    PageOut(m.data, m.bytes);
+    converted_bytes += m.bytes;
+  }
+  m.storage = std::move(*storage);
+  m.data = m.storage.data();
+  m.in_place = false;
+  m.q4_tiled = true;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status TileQ4Matrices(ShardWeights& shard, ThreadPool* pool) {
+  for (ExecLayer& layer : shard.layers) {
+    for (ExecMatrix* m : {&layer.wq, &layer.wk, &layer.wv, &layer.wo,
+                          &layer.w_gate, &layer.w_up, &layer.w_down}) {
+      TESSERA_RETURN_IF_ERROR(TileQ4Matrix(*m, pool, shard.converted_bytes));
+    }
+  }
+  if (shard.spec.has_head) {
+    TESSERA_RETURN_IF_ERROR(
+        TileQ4Matrix(shard.output, pool, shard.converted_bytes));
   }
   return absl::OkStatus();
 }

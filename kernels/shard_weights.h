@@ -45,6 +45,7 @@ struct ExecMatrix {
   int64_t bytes = 0;
   const uint8_t* data = nullptr;  // into the mapping, or storage.data()
   bool in_place = false;
+  bool q4_tiled = false;  // Q4_0 rows in the tile layout (q4_tiles.h)
   LargePageBuffer storage;  // the converted bytes unless in_place
 
   ExecMatrix() = default;
@@ -97,6 +98,14 @@ absl::StatusOr<ExecMatrix> ConvertMatrix(const model::TensorView& view,
 absl::StatusOr<ShardWeights> PrepareShardWeights(
     const model::ModelWeights& weights, const ShardSpec& spec,
     ThreadPool* pool);
+
+// Rearranges every Q4_0 layer matrix and the output matrix of `shard` into
+// the tile layout (q4_tiles.h), in owned storage (`pool` may be null).
+// Matrices that pointed into the model's mapping stop doing so and their
+// pages there are offered back to the system (madvise MADV_PAGEOUT, which
+// keeps their contents), so resident memory does not double.
+// ResourceExhausted when the memory cannot be had.
+absl::Status TileQ4Matrices(ShardWeights& shard, ThreadPool* pool);
 
 // Dequantises token_embd rows of `tokens` into out (tokens.size() x dim).
 // InvalidArgument for a token outside the vocabulary.

@@ -62,6 +62,7 @@ SOURCES=(
   kernels/cpu_ops_neon.cc
   kernels/cpu_ops_scalar.cc
   kernels/cpu_ops_quant.cc
+  kernels/q4_tiles.cc
   kernels/simd.cc
   kernels/thread_pool.cc
 )

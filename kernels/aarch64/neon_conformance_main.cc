@@ -26,8 +26,9 @@
 // double sums, within 1e-5 of the terms' magnitude (the "max" printed).
 //
 // Standalone on purpose: it links only the kernel sources (cpu_ops_neon.cc,
-// cpu_ops_scalar.cc, cpu_ops_quant.cc, simd.cc, thread_pool.cc) and
-// standalone_logging.cc, so it cross-compiles without Abseil's libraries.
+// cpu_ops_scalar.cc, cpu_ops_quant.cc, q4_tiles.cc, simd.cc,
+// thread_pool.cc) and standalone_logging.cc, so it cross-compiles without
+// Abseil's libraries.
 // scripts/check_neon.sh builds and runs it under qemu-aarch64; it lives in a
 // subfolder so that the kernels component (kernels/*.cc) does not build it.
 //
