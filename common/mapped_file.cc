@@ -10,12 +10,23 @@
 #include <fstream>
 #include <sstream>
 
+#include <map>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/large_pages.h"
 
 namespace tessera {
 namespace {
+
+// The live mappings, start -> end, for DropPages.
+absl::Mutex mappings_mutex(absl::kConstInit);
+std::map<uintptr_t, uintptr_t>& Mappings()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mappings_mutex) {
+  static auto* mappings = new std::map<uintptr_t, uintptr_t>;
+  return *mappings;
+}
 
 absl::Status ErrnoStatus(int err, absl::string_view what,
                          const std::string& path) {
@@ -58,12 +69,41 @@ absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(
   // Model files are streamed through once per token: 2 MiB pages where the
   // kernel can (see large_pages.h).
   AdviseHugePages(addr, size);
+  {
+    absl::MutexLock lock(&mappings_mutex);
+    const auto start = reinterpret_cast<uintptr_t>(addr);
+    Mappings()[start] = start + size;
+  }
   return std::unique_ptr<MappedFile>(new MappedFile(
       path, static_cast<const uint8_t*>(addr), size, /*mapped=*/true));
 }
 
 MappedFile::~MappedFile() {
-  if (mapped_) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (!mapped_) return;
+  {
+    absl::MutexLock lock(&mappings_mutex);
+    Mappings().erase(reinterpret_cast<uintptr_t>(data_));
+  }
+  ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+bool MappedFile::DropPages(const void* begin, size_t bytes) {
+  const auto first = reinterpret_cast<uintptr_t>(begin);
+  const uintptr_t last = first + bytes;
+  absl::MutexLock lock(&mappings_mutex);
+  auto it = Mappings().upper_bound(first);
+  if (it == Mappings().begin()) return false;
+  --it;  // the mapping starting at or before `first`
+  if (last > it->second) return false;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t from = (first + page - 1) / page * page;
+  const uintptr_t to = last / page * page;
+  // A private, read-only file mapping: dropped pages read back from the
+  // file, unchanged.
+  if (to > from) {
+    ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+  }
+  return true;
 }
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {

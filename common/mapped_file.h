@@ -33,6 +33,13 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // When [begin, begin + bytes) lies inside a live MappedFile, drops the
+  // whole pages of that range from this process's memory (they are read
+  // from the file again if touched) and returns true; otherwise (memory
+  // that is not a mapped file) does nothing and returns false. For callers
+  // that keep a converted copy of mapped data.
+  static bool DropPages(const void* begin, size_t bytes);
+
  private:
   MappedFile(std::string path, const uint8_t* data, size_t size, bool mapped)
       : path_(std::move(path)), data_(data), size_(size), mapped_(mapped) {}

@@ -1,13 +1,11 @@
 #include "kernels/shard_weights.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/mapped_file.h"
 #include "common/status_macros.h"
 #include "kernels/q4_tiles.h"
 #include "kernels/thread_pool.h"
@@ -297,19 +295,6 @@ absl::Status EmbedRows(const TensorView& token_embd,
 
 namespace {
 
-// Offers the whole pages inside [data, data + bytes) back to the system;
-// their contents stay readable (reloaded from the file, or from swap).
-void PageOut(const uint8_t* data, int64_t bytes) {
-  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const uintptr_t begin =
-      (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
-  if (end > begin) {
-    // Best effort: an older kernel without MADV_PAGEOUT just keeps them.
-    madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);
-  }
-}
-
 absl::Status TileQ4Matrix(ExecMatrix& m, ThreadPool* pool,
                           int64_t& converted_bytes) {
   if (m.format != GgmlType::kQ4_0 || m.q4_tiled || m.bytes == 0) {
@@ -330,7 +315,8 @@ absl::Status TileQ4Matrix(ExecMatrix& m, ThreadPool* pool,
     rows(0, m.rows, 0);
   }
   if (m.in_place) {
-    PageOut(m.data, m.bytes);
+    // The original is not read again: out of resident memory with it.
+    MappedFile::DropPages(m.data, static_cast<size_t>(m.bytes));
     converted_bytes += m.bytes;
   }
   m.storage = std::move(*storage);

@@ -101,9 +101,9 @@ absl::StatusOr<ShardWeights> PrepareShardWeights(
 
 // Rearranges every Q4_0 layer matrix and the output matrix of `shard` into
 // the tile layout (q4_tiles.h), in owned storage (`pool` may be null).
-// Matrices that pointed into the model's mapping stop doing so and their
-// pages there are offered back to the system (madvise MADV_PAGEOUT, which
-// keeps their contents), so resident memory does not double.
+// Matrices that pointed into a mapped model file stop doing so and their
+// pages there are dropped (MappedFile::DropPages), so resident memory does
+// not double.
 // ResourceExhausted when the memory cannot be had.
 absl::Status TileQ4Matrices(ShardWeights& shard, ThreadPool* pool);
 
