@@ -160,6 +160,53 @@ TEST_F(CpuBackendTest, EveryIsaAndThreadCountAgrees) {
   }
 }
 
+// Decode steps (one row each: the matvec kernels, which on AVX-512 read
+// Q4_0 in the tile layout) on a model wide enough for whole tiles: dim 512
+// (one full tile) and FFN 1280 (two full tiles and a partial one), against
+// the reference with the same round-tripped weights.
+TEST_F(CpuBackendTest, Q4_0DecodeStepsOnWholeTilesMatchTheReference) {
+  model::ModelConfig c = QwenLikeConfig();
+  c.dim = 512;
+  c.n_heads = 8;
+  c.head_dim = 64;
+  c.rope_dim = 64;
+  c.ffn_dim = 1280;
+  SyntheticOptions options;
+  options.stddev = 0.05f;
+  auto m = MakeSyntheticModel(c, options, nullptr);
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto reference = RoundTripReference::Create((*m)->weights, GgmlType::kQ4_0);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  const std::vector<int32_t> tokens = Prompt(12);
+  auto session = (*reference)->model().NewSession(512);
+  auto want = session->ForwardAll(tokens);
+  ASSERT_TRUE(want.ok());
+
+  BackendOptions backend_options;
+  backend_options.threads = 2;
+  auto backend = CreateCpuBackend(backend_options, {});
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  ShardSpec spec;
+  spec.end_layer = 2;
+  spec.has_embedding = spec.has_head = true;
+  spec.layer_formats.assign(2, GgmlType::kQ4_0);
+  spec.head_format = GgmlType::kQ4_0;
+  ASSERT_TRUE((*backend)->LoadShard((*m)->weights, spec).ok());
+  ASSERT_TRUE((*backend)
+                  ->Forward(TokenBatch(1, 0, {tokens.begin(), tokens.begin() + 4}))
+                  .ok());
+  const int64_t vocab = c.vocab_size;
+  std::vector<float> got, expected;
+  for (int32_t p = 4; p < 12; ++p) {
+    auto out = (*backend)->Forward(TokenBatch(1, p, {tokens[p]}));
+    ASSERT_TRUE(out.ok()) << out.status();
+    got.insert(got.end(), out->data.begin(), out->data.end());
+    expected.insert(expected.end(), want->begin() + p * vocab,
+                    want->begin() + (p + 1) * vocab);
+  }
+  EXPECT_LT(Nmse(got, expected), NmseLimit(GgmlType::kQ4_0));
+}
+
 TEST_F(CpuBackendTest, F16KvCacheStaysCloseToF32) {
   auto f16 = Load(GgmlType::kF32, 2, {}, GgmlType::kF16);
   EXPECT_NE(f16->Describe().find("f16 KV"), std::string::npos);
