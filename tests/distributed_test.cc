@@ -171,19 +171,28 @@ TEST_F(DistributedTest, LossyCodecsReportAgreement) {
   }
 }
 
-TEST_F(DistributedTest, EightConcurrentRequestsAllCorrect) {
-  auto cluster = StartCluster(Options("f32"));
-  ASSERT_NE(cluster, nullptr);
-  std::vector<Completion> results(8);
+// `n` concurrent requests, the golden cases' prompts round robin.
+std::vector<Completion> GenerateConcurrently(
+    const std::string& address, const std::vector<testing::GoldenCase>& golden,
+    int n) {
+  std::vector<Completion> results(n);
   std::vector<std::thread> threads;
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
-      const testing::GoldenCase& g = golden_[i % golden_.size()];
-      results[i] = Generate(cluster->coordinator_address(), g.prompt,
-                            static_cast<int>(g.new_tokens));
+      const testing::GoldenCase& g = golden[i % golden.size()];
+      results[i] =
+          Generate(address, g.prompt, static_cast<int>(g.new_tokens));
     });
   }
   for (std::thread& t : threads) t.join();
+  return results;
+}
+
+TEST_F(DistributedTest, EightConcurrentRequestsAllCorrect) {
+  auto cluster = StartCluster(Options("f32"));
+  ASSERT_NE(cluster, nullptr);
+  const std::vector<Completion> results =
+      GenerateConcurrently(cluster->coordinator_address(), golden_, 8);
   for (int i = 0; i < 8; ++i) {
     ASSERT_TRUE(results[i].status.ok()) << i << ": " << results[i].status;
     EXPECT_EQ(results[i].text, golden_[i % golden_.size()].continuation) << i;
@@ -224,16 +233,8 @@ TEST_F(DistributedTest, KvAdmissionQueuesWhatTheWorkersCannotHoldYet) {
       absl::SleepFor(absl::Milliseconds(2));
     }
   });
-  std::vector<Completion> results(8);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&, i] {
-      const testing::GoldenCase& g = golden_[i % golden_.size()];
-      results[i] = Generate(cluster->coordinator_address(), g.prompt,
-                            static_cast<int>(g.new_tokens));
-    });
-  }
-  for (std::thread& t : threads) t.join();
+  const std::vector<Completion> results =
+      GenerateConcurrently(cluster->coordinator_address(), golden_, 8);
   running.store(false);
   watcher.join();
   for (int i = 0; i < 8; ++i) {

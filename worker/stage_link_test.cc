@@ -105,6 +105,13 @@ class Reports {
   std::vector<Report> broken_ ABSL_GUARDED_BY(mutex_);
 };
 
+// Waits (up to 2 s) until `stage` has received `n` frames.
+void WaitForFrames(const FakeStage& stage, size_t n) {
+  for (int i = 0; i < 200 && stage.sequences().size() < n; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
 v1::ForwardFrame Frame(std::vector<uint64_t> row_sessions,
                        std::vector<uint64_t> start_sessions = {}) {
   v1::ForwardFrame frame;
@@ -133,18 +140,12 @@ TEST(StageLinkTest, ARefusedFrameReportsItsSessionsOnce) {
   auto link = MakeLink(server->address, reports);
   link->Send(Frame({1}));
   // Sent one by one so that the link does not merge them.
-  for (int i = 0; i < 200 && stage.sequences().size() < 1; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  WaitForFrames(stage, 1);
   link->Send(Frame({7, 9, 7}, {11}));
-  for (int i = 0; i < 200 && stage.sequences().size() < 2; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  WaitForFrames(stage, 2);
   link->Send(Frame({5}));  // failed, but the stage reported it itself
   ASSERT_TRUE(reports.WaitFor(1, 0));
-  for (int i = 0; i < 200 && stage.sequences().size() < 3; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  WaitForFrames(stage, 3);
   absl::SleepFor(absl::Milliseconds(50));  // for a wrong report to show
   link.reset();  // closing the link reports nothing
   const std::vector<Reports::Report> refused = reports.refused();
@@ -164,9 +165,7 @@ TEST(StageLinkTest, AStreamThatEndsReportsTheFramesNotAcknowledged) {
   Reports reports;
   auto link = MakeLink(server->address, reports);
   link->Send(Frame({1}));
-  for (int i = 0; i < 200 && stage.sequences().size() < 1; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  WaitForFrames(stage, 1);
   link->Send(Frame({2, 3}));
   ASSERT_TRUE(reports.WaitFor(0, 1));
   const std::vector<Reports::Report> broken = reports.broken();
@@ -181,9 +180,7 @@ TEST(StageLinkTest, AStreamThatEndsReportsTheFramesNotAcknowledged) {
       << broken[0].status;
   // The next frame opens a new stream, which the stage acknowledges.
   link->Send(Frame({4}));
-  for (int i = 0; i < 200 && stage.sequences().size() < 3; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  WaitForFrames(stage, 3);
   EXPECT_EQ(stage.sequences().size(), 3u);
   link.reset();
   EXPECT_EQ(reports.broken().size(), 1u);
