@@ -95,8 +95,8 @@ void StageLink::ReaderLoop(Stream* stream) {
 void StageLink::CloseStream(bool report) {
   if (stream_ == nullptr) return;
   // A stream closed to report its losses is over already (its reader saw
-  // the end, or a write failed), and its status says why; a healthy one is
-  // cancelled.
+  // the end, or a write failed and cancelled it) and its status may say
+  // why; a healthy one is cancelled here.
   if (!report) stream_->context->TryCancel();
   stream_->reader.join();
   const grpc::Status status = stream_->rw->Finish();
@@ -163,6 +163,8 @@ void StageLink::Write(v1::ForwardFrame frame) {
   }
   if (EnsureStream()) {
     if (stream_->rw->Write(frame)) return;
+    // The call is over; cancelling it too guarantees that its reader ends.
+    stream_->context->TryCancel();
     CloseStream(/*report=*/true);  // this frame and all unacknowledged ones
     return;
   }
