@@ -44,6 +44,28 @@ TEST_F(DistributedTest, JoinTokenIsChecked) {
   EXPECT_EQ(c.text, golden_[0].continuation);
 }
 
+// Workers refuse messages over --max-message-mb before anything reads them
+// (a peer without the token cannot make a worker hold a 2 GiB body), while
+// generation, whose frames are far smaller, works.
+TEST_F(DistributedTest, OversizedMessagesAreRefused) {
+  LocalClusterOptions o = Options("f32");
+  o.extra_worker_flags = {"--max-message-mb", "1"};
+  auto cluster = StartCluster(o);
+  ASSERT_NE(cluster, nullptr);
+  auto stub = v1::WorkerService::NewStub(grpc::CreateChannel(
+      cluster->worker_addresses()[1], grpc::InsecureChannelCredentials()));
+  v1::LinkProbeRequest probe;
+  probe.set_payload(std::string(2 << 20, 'x'));
+  v1::LinkProbeResponse echo;
+  auto context = worker::MakeContext("", absl::Seconds(10));
+  EXPECT_EQ(stub->LinkProbe(context.get(), probe, &echo).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  Completion c = Generate(cluster->coordinator_address(), golden_[0].prompt,
+                          static_cast<int>(golden_[0].new_tokens));
+  ASSERT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(c.text, golden_[0].continuation);
+}
+
 // A throwaway CA and one certificate for 127.0.0.1 signed by it, used by
 // every node and client (made with the openssl tool).
 struct TestPki {

@@ -32,6 +32,9 @@ void DeclareFlags(tessera::cli::ArgParser& args) {
            "bytes all sessions' KV caches may take together");
   args.String("kv-type", "f32",
               "KV cache element type: f32 | f16 (half the memory; cpu only)");
+  args.Int("max-message-mb", 512,
+           "largest message accepted, in MiB (activation frames of long "
+           "prompts are the largest)");
   args.String("token", "", "join token required on every call");
   args.String("tls-cert", "", "PEM certificate (enables TLS)");
   args.String("tls-key", "", "PEM private key");
@@ -138,15 +141,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (options.threads < 1 || options.threads > 1024 ||
-      options.memory_budget_bytes < 0 || args.GetInt("kv-budget") < 1) {
+      options.memory_budget_bytes < 0 || args.GetInt("kv-budget") < 1 ||
+      args.GetInt("max-message-mb") < 1 ||
+      args.GetInt("max-message-mb") > 2047) {
     std::cerr << "tessera-worker: --threads must be in [1, 1024], "
-                 "--memory-budget >= 0 and --kv-budget >= 1\n";
+                 "--memory-budget >= 0, --kv-budget >= 1 and "
+                 "--max-message-mb in [1, 2047]\n";
     return 2;
   }
   options.kv_budget_bytes = args.GetInt("kv-budget");
   tessera::worker::WorkerService service(options);
-  auto server = tessera::worker::StartServer(args.GetString("listen"),
-                                             options.tls, &service);
+  auto server = tessera::worker::StartServer(
+      args.GetString("listen"), options.tls, &service,
+      static_cast<int>(args.GetInt("max-message-mb") << 20));
   absl::Status status = server.status();
   if (status.ok()) {
     status = tessera::worker::AnnounceAddress(server->address,
