@@ -155,7 +155,8 @@ void QuantizedActivations::Quantize(const float* x, int64_t n, int64_t cols,
                   stream_data + r * supers * kQ4StreamBytes);
       }
       if (tiles) {
-        TileActivationRow(qs + r * cols, scales + r * blocks, blocks, offset,
+        TileActivationRow(qs + r * cols, scales + r * blocks,
+                          block_corr + r * blocks, blocks,
                           tile_data + r * tile_row_bytes);
       }
     }

@@ -32,21 +32,19 @@ void UntileQ4Row(const uint8_t* src, int64_t blocks, uint8_t* dst) {
   }
 }
 
-void TileActivationRow(const int8_t* qs, const float* scales, int64_t blocks,
-                       int32_t offset, uint8_t* out) {
+void TileActivationRow(const int8_t* qs, const float* scales,
+                       const int32_t* block_corr, int64_t blocks,
+                       uint8_t* out) {
   std::memset(out, 0, Q4Tiles(blocks) * kQ4TileActBytes);
   for (int64_t b = 0; b < blocks; ++b) {
     uint8_t* tile = out + (b / kQ4TileBlocks) * kQ4TileActBytes;
     const int64_t l = b % kQ4TileBlocks;
     const int8_t* q = qs + b * 32;
-    int32_t sum = 0;
-    for (int j = 0; j < 32; ++j) sum += q[j];
     for (int k = 0; k < 4; ++k) {
       std::memcpy(tile + 64 * k + 4 * l, q + 4 * k, 4);
       std::memcpy(tile + kQ4TileActHi + 64 * k + 4 * l, q + 16 + 4 * k, 4);
     }
-    const int32_t corr = -offset * sum;
-    std::memcpy(tile + kQ4TileActCorr + 4 * l, &corr, 4);
+    std::memcpy(tile + kQ4TileActCorr + 4 * l, &block_corr[b], 4);
     std::memcpy(tile + kQ4TileActScale + 4 * l, &scales[b], 4);
   }
 }

@@ -61,12 +61,13 @@ inline Q4TiledBlock LocateTiledBlock(const uint8_t* row, int64_t blocks,
   return {tile + 16 * m + 2 * l, tile + 4 * l, 4 * m};
 }
 
-// Writes the activation tiles of one quantised row (qs and scales of
-// `blocks` blocks, as QuantizeRow writes them) for weights made unsigned by
-// `offset`. REQUIRES: `out` holds Q4Tiles(blocks) x kQ4TileActBytes bytes,
-// 4-byte aligned.
-void TileActivationRow(const int8_t* qs, const float* scales, int64_t blocks,
-                       int32_t offset, uint8_t* out);
+// Writes the activation tiles of one quantised row: qs, scales and
+// block_corr of `blocks` blocks as QuantizeRow writes them (its offset is
+// the one the weights were made unsigned by). REQUIRES: `out` holds
+// Q4Tiles(blocks) x kQ4TileActBytes bytes, 4-byte aligned.
+void TileActivationRow(const int8_t* qs, const float* scales,
+                       const int32_t* block_corr, int64_t blocks,
+                       uint8_t* out);
 
 }  // namespace tessera::kernels
 

@@ -1,10 +1,10 @@
 #include "kernels/q4_tiles.h"
 
 #include <cstring>
-#include <numeric>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu_ops_quant.h"
 
 namespace tessera::kernels {
 namespace {
@@ -51,12 +51,16 @@ TEST(Q4TilesTest, AFullTileKeepsEachBlockInOneLane) {
 
 TEST(Q4TilesTest, ActivationTilesMeetTheWeightLanes) {
   const int64_t blocks = 17;  // a full tile and one block
-  std::vector<int8_t> qs(32 * blocks);
-  for (size_t i = 0; i < qs.size(); ++i) qs[i] = static_cast<int8_t>(i % 97 - 48);
+  std::vector<float> x(32 * blocks);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 97) - 48;
+  std::vector<int8_t> qs(x.size());
   std::vector<float> scales(blocks);
-  std::iota(scales.begin(), scales.end(), 1.0f);
+  std::vector<int32_t> block_corr(blocks), quad_corr(x.size() / 4);
+  QuantizeRow(x.data(), 32 * blocks, 8, qs.data(), scales.data(),
+              block_corr.data(), quad_corr.data());
   std::vector<uint8_t> out(Q4Tiles(blocks) * kQ4TileActBytes);
-  TileActivationRow(qs.data(), scales.data(), blocks, 8, out.data());
+  TileActivationRow(qs.data(), scales.data(), block_corr.data(), blocks,
+                    out.data());
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* tile = out.data() + (b / 16) * kQ4TileActBytes;
     const int64_t l = b % 16;
