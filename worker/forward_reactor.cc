@@ -1,5 +1,6 @@
 #include "worker/forward_reactor.h"
 
+#include "worker/rpc_util.h"
 #include "worker/worker_service.h"
 
 namespace tessera::worker {
@@ -24,13 +25,11 @@ void ForwardReactor::OnReadDone(bool ok) {
   }
   std::shared_ptr<LoadedShard> shard = service_->current_shard();
   if (shard == nullptr) {
-    v1::ForwardAck ack;
-    ack.set_sequence(frame_.sequence());
-    ack.set_code(static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
-    ack.set_message("worker " + service_->options().name +
-                    ": no shard loaded");
-    ack.set_refused(true);
-    acks_->Push(std::move(ack));
+    acks_->Push(MakeAck(frame_.sequence(),
+                        absl::FailedPreconditionError(
+                            "worker " + service_->options().name +
+                            ": no shard loaded"),
+                        /*refused=*/true));
   } else {
     shard->runner->Submit(std::move(frame_), acks_);
   }

@@ -148,6 +148,26 @@ v1::SamplingConfig SamplingToProto(const model::SamplingParams& p) {
   return s;
 }
 
+v1::ForwardAck MakeAck(uint64_t sequence, const absl::Status& status,
+                       bool refused) {
+  v1::ForwardAck ack;
+  ack.set_sequence(sequence);
+  ack.set_code(static_cast<int>(status.code()));
+  ack.set_message(std::string(status.message()));
+  ack.set_refused(refused);
+  return ack;
+}
+
+v1::WorkerEvent SessionErrorEvent(const std::string& worker, uint64_t session,
+                                  const absl::Status& status) {
+  v1::WorkerEvent event;
+  v1::SessionError* error = event.mutable_error();
+  error->set_session_id(session);
+  error->set_code(static_cast<int>(status.code()));
+  error->set_message(absl::StrCat("worker ", worker, ": ", status.message()));
+  return event;
+}
+
 void ToProto(const EncodedActivations& frame, v1::ActivationPayload* proto) {
   proto->set_codec(static_cast<v1::ActivationCodec>(frame.codec));
   proto->set_zstd(frame.zstd);

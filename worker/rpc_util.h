@@ -58,6 +58,16 @@ std::shared_ptr<grpc::Channel> MakeChannel(
 model::SamplingParams SamplingFromProto(const v1::SamplingConfig& proto);
 v1::SamplingConfig SamplingToProto(const model::SamplingParams& params);
 
+// The ack of frame `sequence`, handled with `status`; `refused`: the frame
+// was refused as a whole (see ForwardAck.refused).
+v1::ForwardAck MakeAck(uint64_t sequence, const absl::Status& status,
+                       bool refused = false);
+
+// A SessionError event failing `session` with `status`, its message
+// prefixed "worker WORKER: ".
+v1::WorkerEvent SessionErrorEvent(const std::string& worker, uint64_t session,
+                                  const absl::Status& status);
+
 // Proto <-> codec frame. FromProto never fails: DecodeActivations validates.
 void ToProto(const EncodedActivations& frame, v1::ActivationPayload* proto);
 EncodedActivations FromProto(const v1::ActivationPayload& proto);

@@ -62,14 +62,7 @@ absl::StatusOr<std::unique_ptr<StageLink>> MakeNextLink(
   auto fail = [publish, name = options.name](
                   const absl::Status& status,
                   const std::vector<uint64_t>& sessions) {
-    for (uint64_t id : sessions) {
-      v1::WorkerEvent event;
-      event.mutable_error()->set_session_id(id);
-      event.mutable_error()->set_code(static_cast<int>(status.code()));
-      event.mutable_error()->set_message(
-          absl::StrCat("worker ", name, ": ", status.message()));
-      publish(event);
-    }
+    for (uint64_t id : sessions) publish(SessionErrorEvent(name, id, status));
   };
   link.on_refused = fail;
   link.on_broken = fail;

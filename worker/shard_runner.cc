@@ -49,16 +49,13 @@ ShardRunner::~ShardRunner() {
   next_.reset();
   // Frames that never ran: the sender fails their sessions.
   absl::MutexLock lock(&mutex_);
+  const absl::Status unloaded = absl::AbortedError(absl::StrCat(
+      "worker ", config_.worker_name,
+      ": the shard was unloaded before the frame ran"));
   for (Pending& p : queue_) {
-    if (p.acks == nullptr) continue;
-    v1::ForwardAck ack;
-    ack.set_sequence(p.frame.sequence());
-    ack.set_code(static_cast<int>(absl::StatusCode::kAborted));
-    ack.set_message(absl::StrCat("worker ", config_.worker_name,
-                                 ": the shard was unloaded before the frame "
-                                 "ran"));
-    ack.set_refused(true);
-    p.acks->Push(std::move(ack));
+    if (p.acks != nullptr) {
+      p.acks->Push(MakeAck(p.frame.sequence(), unloaded, /*refused=*/true));
+    }
   }
 }
 
@@ -196,13 +193,7 @@ void ShardRunner::FailFrame(Pending& pending, const absl::Status& status) {
   absl::flat_hash_set<uint64_t> failed;
   for (const auto& row : pending.frame.rows()) {
     if (!failed.insert(row.session_id()).second) continue;
-    v1::WorkerEvent event;
-    v1::SessionError* error = event.mutable_error();
-    error->set_session_id(row.session_id());
-    error->set_code(static_cast<int>(status.code()));
-    error->set_message(
-        absl::StrCat("worker ", config_.worker_name, ": ", status.message()));
-    publish_(event);
+    publish_(SessionErrorEvent(config_.worker_name, row.session_id(), status));
   }
 }
 
@@ -318,12 +309,7 @@ void ShardRunner::Process(std::vector<Pending>& pending) {
     next_->Send(std::move(control));  // keeps the later stages in step
   }
   for (Pending& p : pending) {
-    if (p.acks == nullptr) continue;
-    v1::ForwardAck ack;
-    ack.set_sequence(p.frame.sequence());
-    ack.set_code(static_cast<int>(p.status.code()));
-    ack.set_message(std::string(p.status.message()));
-    p.acks->Push(std::move(ack));
+    if (p.acks != nullptr) p.acks->Push(MakeAck(p.frame.sequence(), p.status));
   }
   absl::MutexLock lock(&mutex_);
   active_sessions_ = static_cast<int>(sessions_.size());
