@@ -101,22 +101,35 @@ void StageLink::CloseStream(bool report) {
   stream_->reader.join();
   const grpc::Status status = stream_->rw->Finish();
   stream_.reset();
-  std::vector<uint64_t> lost;
   {
     absl::MutexLock lock(&mutex_);
     stream_ended_ = false;
-    for (auto& [sequence, sessions] : in_flight_) {
-      lost.insert(lost.end(), sessions.begin(), sessions.end());
-    }
-    in_flight_.clear();
   }
-  if (!report || lost.empty() || !options_.on_broken) return;
+  const std::vector<uint64_t> lost = TakeInFlight();
+  if (!report) return;
   std::string reason = absl::StrCat("stream to ", options_.peer_name,
                                     " is broken");
   if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
     absl::StrAppend(&reason, ": ", status.error_message());
   }
-  options_.on_broken(absl::UnavailableError(reason), lost);
+  ReportLost(reason, lost);
+}
+
+std::vector<uint64_t> StageLink::TakeInFlight() {
+  std::vector<uint64_t> lost;
+  absl::MutexLock lock(&mutex_);
+  for (const auto& [sequence, sessions] : in_flight_) {
+    lost.insert(lost.end(), sessions.begin(), sessions.end());
+  }
+  in_flight_.clear();
+  return lost;
+}
+
+void StageLink::ReportLost(const std::string& reason,
+                           const std::vector<uint64_t>& lost) {
+  if (!lost.empty() && options_.on_broken) {
+    options_.on_broken(absl::UnavailableError(reason), lost);
+  }
 }
 
 void StageLink::MergeTokenFrames(std::deque<v1::ForwardFrame>& queue,
@@ -168,17 +181,9 @@ void StageLink::Write(v1::ForwardFrame frame) {
     CloseStream(/*report=*/true);  // this frame and all unacknowledged ones
     return;
   }
-  std::vector<uint64_t> lost;
-  {
-    absl::MutexLock lock(&mutex_);
-    lost = std::move(in_flight_[sequence]);
-    in_flight_.erase(sequence);
-  }
-  if (!lost.empty() && options_.on_broken) {
-    options_.on_broken(absl::UnavailableError(absl::StrCat(
-                           "cannot open a stream to ", options_.peer_name)),
-                       lost);
-  }
+  // No stream, so nothing else is in flight: only this frame is lost.
+  ReportLost(absl::StrCat("cannot open a stream to ", options_.peer_name),
+             TakeInFlight());
 }
 
 void StageLink::SenderLoop() {

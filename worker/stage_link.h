@@ -76,6 +76,10 @@ class StageLink {
   // Closes the stream; with `report`, hands the sessions of the frames
   // still in flight to on_broken.
   void CloseStream(bool report);
+  // The sessions of every frame in flight, which are then forgotten.
+  std::vector<uint64_t> TakeInFlight();
+  // Hands `lost` (when not empty) to on_broken, Unavailable with `reason`.
+  void ReportLost(const std::string& reason, const std::vector<uint64_t>& lost);
   void ReaderLoop(Stream* stream);
   static void MergeTokenFrames(std::deque<v1::ForwardFrame>& queue,
                                v1::ForwardFrame& out);
