@@ -12,7 +12,9 @@ namespace {
 // A row of `blocks` blocks whose every byte is distinct modulo 251.
 std::vector<uint8_t> DistinctRow(int64_t blocks) {
   std::vector<uint8_t> row(18 * blocks);
-  for (size_t i = 0; i < row.size(); ++i) row[i] = static_cast<uint8_t>(i % 251);
+  for (size_t i = 0; i < row.size(); ++i) {
+    row[i] = static_cast<uint8_t>(i % 251);
+  }
   return row;
 }
 

@@ -131,13 +131,26 @@ std::unique_ptr<StageLink> MakeLink(const std::string& address,
 
 using Answer = FakeStage::Answer;
 
-TEST(StageLinkTest, ARefusedFrameReportsItsSessionsOnce) {
+// A link to a FakeStage that answers as told, reporting into `reports`.
+class StageLinkTest : public ::testing::Test {
+ protected:
+  void Start(std::vector<Answer> answers) {
+    stage.set_answers(std::move(answers));
+    auto started = StartServer("127.0.0.1:0", {}, &stage);
+    ASSERT_TRUE(started.ok()) << started.status();
+    server = *std::move(started);
+    link = MakeLink(server.address, reports);
+  }
+
   FakeStage stage;
-  stage.set_answers({Answer::kOk, Answer::kRefuse, Answer::kFailReported});
-  auto server = StartServer("127.0.0.1:0", {}, &stage);
-  ASSERT_TRUE(server.ok()) << server.status();
+  RunningServer server;
   Reports reports;
-  auto link = MakeLink(server->address, reports);
+  std::unique_ptr<StageLink> link;  // destroyed first
+};
+
+TEST_F(StageLinkTest, ARefusedFrameReportsItsSessionsOnce) {
+  ASSERT_NO_FATAL_FAILURE(
+      Start({Answer::kOk, Answer::kRefuse, Answer::kFailReported}));
   link->Send(Frame({1}));
   // Sent one by one so that the link does not merge them.
   WaitForFrames(stage, 1);
@@ -157,13 +170,8 @@ TEST(StageLinkTest, ARefusedFrameReportsItsSessionsOnce) {
   EXPECT_EQ(stage.sequences(), (std::vector<uint64_t>{1, 2, 3}));
 }
 
-TEST(StageLinkTest, AStreamThatEndsReportsTheFramesNotAcknowledged) {
-  FakeStage stage;
-  stage.set_answers({Answer::kOk, Answer::kEndStream});
-  auto server = StartServer("127.0.0.1:0", {}, &stage);
-  ASSERT_TRUE(server.ok()) << server.status();
-  Reports reports;
-  auto link = MakeLink(server->address, reports);
+TEST_F(StageLinkTest, AStreamThatEndsReportsTheFramesNotAcknowledged) {
+  ASSERT_NO_FATAL_FAILURE(Start({Answer::kOk, Answer::kEndStream}));
   link->Send(Frame({1}));
   WaitForFrames(stage, 1);
   link->Send(Frame({2, 3}));
@@ -186,18 +194,16 @@ TEST(StageLinkTest, AStreamThatEndsReportsTheFramesNotAcknowledged) {
   EXPECT_EQ(reports.broken().size(), 1u);
 }
 
-TEST(StageLinkTest, APeerThatIsGoneLosesEveryFrame) {
+TEST_F(StageLinkTest, APeerThatIsGoneLosesEveryFrame) {
   // A port that was bound once and is closed now.
-  FakeStage stage;
   std::string address;
   {
-    auto server = StartServer("127.0.0.1:0", {}, &stage);
-    ASSERT_TRUE(server.ok()) << server.status();
-    address = server->address;
-    server->server->Shutdown();
+    auto gone = StartServer("127.0.0.1:0", {}, &stage);
+    ASSERT_TRUE(gone.ok()) << gone.status();
+    address = gone->address;
+    gone->server->Shutdown();
   }
-  Reports reports;
-  auto link = MakeLink(address, reports);
+  link = MakeLink(address, reports);
   link->Send(Frame({8}));
   ASSERT_TRUE(reports.WaitFor(0, 1));
   EXPECT_EQ(reports.broken()[0].sessions, (std::vector<uint64_t>{8}));
