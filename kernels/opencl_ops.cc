@@ -73,7 +73,18 @@ absl::Status OpenClOps::MatMul(const DeviceMatrix& w, cl_mem x,
   const KernelInfo& k = n_tokens == 1 ? *fk->matvec : *fk->matmul;
   const bool quantized =
       w.format == GgmlType::kQ8_0 || w.format == GgmlType::kQ4_0;
-  const LocalBytes scratch{k.lanes * k.rows_per_group * sizeof(float)};
+  // Lane reduction slots, then (Q4_0 decode) the block sums of x.
+  size_t scratch_floats = k.lanes * k.rows_per_group;
+  if (w.format == GgmlType::kQ4_0 && n_tokens == 1) {
+    scratch_floats += static_cast<size_t>(w.cols / 32);
+  }
+  const LocalBytes scratch{scratch_floats * sizeof(float)};
+  const int64_t local_limit = kernels_->context()->device().local_mem_bytes;
+  if (local_limit > 0 && scratch.bytes > static_cast<size_t>(local_limit)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        w.name, ": ", k.name, " needs ", scratch.bytes,
+        " bytes of local memory; the device has ", local_limit));
+  }
   for (const DeviceMatrixChunk& chunk : w.chunks) {
     if (quantized) {
       TESSERA_RETURN_IF_ERROR(OpenClKernels::SetArgs(

@@ -142,6 +142,8 @@ TEST_P(OpenClOpsTest, MatVecEveryFormat) {
        {GgmlType::kF32, GgmlType::kF16, GgmlType::kQ8_0, GgmlType::kQ4_0}) {
     CheckMatMul(f, 37, 256, 1);
     CheckMatMul(f, 9, 224, 1);  // 7 blocks: a group of 4 and 3 singles
+    // Several work-groups, the last one partial; 33 blocks per row.
+    CheckMatMul(f, 150, 1056, 1);
   }
 }
 
