@@ -88,9 +88,14 @@ class CpuBackend final : public Backend {
   void RunLayer(int64_t l, int64_t n, float* x);
   void NormRows(const float* x, const std::vector<float>& weight, int64_t n,
                 float* out);
-  // Q/K/V of the normed rows, biases, RoPE; stores K/V in the cache.
-  void QkvIntoCache(int64_t l, int64_t n);
-  // Attention of the pass's rows over their sessions' caches into att_.
+  // Q/K/V of the normed rows into q_, k_, v_.
+  void ProjectQkv(int64_t l, int64_t n);
+  // Biases and RoPE of row i's KV heads [kv_head, kv_head + kv_heads) and
+  // their query heads; stores those heads' keys and values in the cache.
+  void PrepareHeads(int64_t l, int64_t i, int64_t kv_head, int64_t kv_heads);
+  // Attention of row i's query heads of one KV head, into att_.
+  void AttendTask(int64_t l, int64_t i, int64_t kv_head, int thread);
+  // PrepareHeads and AttendTask for every row and head of the pass.
   void Attention(int64_t l, int64_t n);
   // SwiGLU FFN of the normed rows, added into x.
   void FeedForward(int64_t l, int64_t n, float* x);
@@ -114,6 +119,8 @@ class CpuBackend final : public Backend {
   std::vector<AlignedBuffer> scores_;  // per thread
   std::vector<int64_t> row_position_;  // per row of the pass
   std::vector<const Segment*> row_segment_;
+  // No session has two rows in the pass (RunPass): decode.
+  bool one_row_per_session_ = false;
 };
 
 }  // namespace tessera::kernels

@@ -43,9 +43,12 @@ void CpuBackend::RunPass(const std::vector<Segment>& segments, int64_t begin,
                          int64_t end, float* x) {
   const int64_t n = end - begin;
   EnsureScratch(n);
+  one_row_per_session_ = true;
   for (const Segment& s : segments) {
-    for (int64_t i = std::max(begin, s.begin);
-         i < std::min(end, s.begin + s.count); ++i) {
+    const int64_t first = std::max(begin, s.begin);
+    const int64_t last = std::min(end, s.begin + s.count);
+    one_row_per_session_ &= last - first <= 1;
+    for (int64_t i = first; i < last; ++i) {
       row_position_[i - begin] = s.start + (i - s.begin);
       row_segment_[i - begin] = &s;
     }
@@ -76,7 +79,7 @@ void CpuBackend::RunLayer(int64_t l, int64_t n, float* x) {
   const model::ModelConfig& c = shard_->config;
   const ExecLayer& L = shard_->layers[l];
   NormRows(x, L.attn_norm, n, Floats(norm_));
-  QkvIntoCache(l, n);
+  ProjectQkv(l, n);
   Attention(l, n);
   const MatMulJob wo[] = {{Ref(L.wo), x, c.dim, /*accumulate=*/true}};
   matmul_.Run(wo, Floats(att_), n, c.dim);
@@ -84,50 +87,80 @@ void CpuBackend::RunLayer(int64_t l, int64_t n, float* x) {
   FeedForward(l, n, x);
 }
 
-void CpuBackend::QkvIntoCache(int64_t l, int64_t n) {
+void CpuBackend::ProjectQkv(int64_t l, int64_t n) {
   const model::ModelConfig& c = shard_->config;
   const ExecLayer& L = shard_->layers[l];
-  const int64_t dim = c.dim, kv_dim = c.kv_dim();
-  float *q = Floats(q_), *k = Floats(k_), *v = Floats(v_);
-  const MatMulJob qkv[] = {
-      {Ref(L.wq), q, dim}, {Ref(L.wk), k, kv_dim}, {Ref(L.wv), v, kv_dim}};
-  matmul_.Run(qkv, Floats(norm_), n, dim);
-  // Biases, rotary embedding, then the new keys/values into the cache.
+  const MatMulJob qkv[] = {{Ref(L.wq), Floats(q_), c.dim},
+                           {Ref(L.wk), Floats(k_), c.kv_dim()},
+                           {Ref(L.wv), Floats(v_), c.kv_dim()}};
+  matmul_.Run(qkv, Floats(norm_), n, c.dim);
+}
+
+void CpuBackend::PrepareHeads(int64_t l, int64_t i, int64_t kv_head,
+                              int64_t kv_heads) {
+  const model::ModelConfig& c = shard_->config;
+  const ExecLayer& L = shard_->layers[l];
+  const int64_t group = c.n_heads / c.n_kv_heads;
+  const int64_t q_offset = kv_head * group * c.head_dim;
+  const int64_t q_size = kv_heads * group * c.head_dim;
+  const int64_t kv_offset = kv_head * c.head_dim;
+  const int64_t kv_size = kv_heads * c.head_dim;
+  float* q = Floats(q_) + i * c.dim + q_offset;
+  float* k = Floats(k_) + i * c.kv_dim() + kv_offset;
+  float* v = Floats(v_) + i * c.kv_dim() + kv_offset;
+  if (!L.bq.empty()) simd::Add(L.bq.data() + q_offset, q, q_size);
+  if (!L.bk.empty()) simd::Add(L.bk.data() + kv_offset, k, kv_size);
+  if (!L.bv.empty()) simd::Add(L.bv.data() + kv_offset, v, kv_size);
+  const float* cs = Floats(cos_sin_) + i * c.rope_dim;
   const bool neox = c.arch == model::Architecture::kQwen2;
-  pool_.ParallelFor(
-      n, RowGrain(n, pool_.num_threads()), [&](int64_t b, int64_t e, int) {
-        for (int64_t i = b; i < e; ++i) {
-          float *qi = q + i * dim, *ki = k + i * kv_dim, *vi = v + i * kv_dim;
-          if (!L.bq.empty()) simd::Add(L.bq.data(), qi, dim);
-          if (!L.bk.empty()) simd::Add(L.bk.data(), ki, kv_dim);
-          if (!L.bv.empty()) simd::Add(L.bv.data(), vi, kv_dim);
-          const float* cs = Floats(cos_sin_) + i * c.rope_dim;
-          ApplyRope(qi, c.n_heads, c.head_dim, c.rope_dim, cs, neox);
-          ApplyRope(ki, c.n_kv_heads, c.head_dim, c.rope_dim, cs, neox);
-          kv_->Store(row_segment_[i]->session, l, row_position_[i], ki, vi);
-        }
-      });
+  ApplyRope(q, kv_heads * group, c.head_dim, c.rope_dim, cs, neox);
+  ApplyRope(k, kv_heads, c.head_dim, c.rope_dim, cs, neox);
+  kv_->StoreSlice(row_segment_[i]->session, l, row_position_[i], kv_offset,
+                  kv_size, k, v);
+}
+
+void CpuBackend::AttendTask(int64_t l, int64_t i, int64_t kv_head,
+                            int thread) {
+  const model::ModelConfig& c = shard_->config;
+  const int64_t group = c.n_heads / c.n_kv_heads;
+  const int64_t offset = i * c.dim + kv_head * group * c.head_dim;
+  AttendGroup(Floats(q_) + offset, group, c.head_dim,
+              kv_->View(row_segment_[i]->session, l), kv_head * c.head_dim,
+              row_position_[i] + 1, Floats(scores_[thread]),
+              Floats(att_) + offset);
 }
 
 void CpuBackend::Attention(int64_t l, int64_t n) {
   const model::ModelConfig& c = shard_->config;
   const int64_t group = c.n_heads / c.n_kv_heads;
-  const float* q = Floats(q_);
-  float* att = Floats(att_);
   // Scores scratch for the longest row of the pass.
   int64_t longest = 0;
   for (int64_t i = 0; i < n; ++i) {
     longest = std::max(longest, row_position_[i] + 1);
   }
   for (AlignedBuffer& b : scores_) b.Reserve<float>(group * longest);
+  const int64_t heads = c.n_kv_heads;
+  if (one_row_per_session_) {
+    // No row reads another row's keys: each (row, KV head) task prepares
+    // its own heads and attends, so the serial RoPE phase disappears and
+    // every task starts reading its cache at once.
+    pool_.ParallelFor(n * heads, 1, [&](int64_t b, int64_t e, int thread) {
+      for (int64_t task = b; task < e; ++task) {
+        PrepareHeads(l, task / heads, task % heads, 1);
+        AttendTask(l, task / heads, task % heads, thread);
+      }
+    });
+    return;
+  }
+  // Rows of one session attend to each other's keys: all are stored first.
+  pool_.ParallelFor(
+      n, RowGrain(n, pool_.num_threads()), [&](int64_t b, int64_t e, int) {
+        for (int64_t i = b; i < e; ++i) PrepareHeads(l, i, 0, heads);
+      });
   // One task per (row, KV head): its `group` query heads share the keys.
-  pool_.ParallelFor(n * c.n_kv_heads, 1, [&](int64_t b, int64_t e, int thread) {
+  pool_.ParallelFor(n * heads, 1, [&](int64_t b, int64_t e, int thread) {
     for (int64_t task = b; task < e; ++task) {
-      const int64_t i = task / c.n_kv_heads, head = task % c.n_kv_heads;
-      const int64_t offset = i * c.dim + head * group * c.head_dim;
-      AttendGroup(q + offset, group, c.head_dim,
-                  kv_->View(row_segment_[i]->session, l), head * c.head_dim,
-                  row_position_[i] + 1, Floats(scores_[thread]), att + offset);
+      AttendTask(l, task / heads, task % heads, thread);
     }
   });
 }

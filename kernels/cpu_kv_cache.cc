@@ -85,23 +85,25 @@ absl::Status KvCache::Release(uint64_t session) {
   return absl::OkStatus();
 }
 
-void KvCache::Store(uint64_t session, int64_t layer, int64_t t,
-                    const float* keys, const float* values) {
+void KvCache::StoreSlice(uint64_t session, int64_t layer, int64_t t,
+                         int64_t offset, int64_t count, const float* keys,
+                         const float* values) {
   const KvLayerView view = View(session, layer);
   const int64_t page = t / kPageTokens, i = t % kPageTokens;
-  auto* k = const_cast<uint8_t*>(view.KeyBlock(page));
-  auto* v = const_cast<uint8_t*>(view.ValueBlock(page));
+  auto* k = const_cast<uint8_t*>(view.KeyBlock(page)) +
+            offset * kPageTokens * element_bytes_;
+  auto* v = const_cast<uint8_t*>(view.ValueBlock(page)) +
+            (i * kv_dim_ + offset) * element_bytes_;
   if (f16()) {
     auto* kh = reinterpret_cast<uint16_t*>(k);
-    for (int64_t d = 0; d < kv_dim_; ++d) {
+    for (int64_t d = 0; d < count; ++d) {
       kh[d * kPageTokens + i] = simd::FloatToHalf(keys[d]);
     }
-    simd::ToHalf(values, reinterpret_cast<uint16_t*>(v) + i * kv_dim_, kv_dim_);
+    simd::ToHalf(values, reinterpret_cast<uint16_t*>(v), count);
   } else {
     auto* kf = reinterpret_cast<float*>(k);
-    for (int64_t d = 0; d < kv_dim_; ++d) kf[d * kPageTokens + i] = keys[d];
-    std::memcpy(reinterpret_cast<float*>(v) + i * kv_dim_, values,
-                kv_dim_ * sizeof(float));
+    for (int64_t d = 0; d < count; ++d) kf[d * kPageTokens + i] = keys[d];
+    std::memcpy(v, values, count * sizeof(float));
   }
 }
 

@@ -83,7 +83,14 @@ class KvCache {
   // cache's type). REQUIRES: the session exists and token t is reserved.
   // Different tokens may be stored concurrently.
   void Store(uint64_t session, int64_t layer, int64_t t, const float* keys,
-             const float* values);
+             const float* values) {
+    StoreSlice(session, layer, t, 0, kv_dim_, keys, values);
+  }
+  // Store of dimensions [offset, offset + count) only; `keys` and `values`
+  // point at dimension `offset`. Different slices of one token may be
+  // stored concurrently. REQUIRES: as Store, and the slice lies in kv_dim.
+  void StoreSlice(uint64_t session, int64_t layer, int64_t t, int64_t offset,
+                  int64_t count, const float* keys, const float* values);
   KvLayerView View(uint64_t session, int64_t layer) const;
 
  private:
