@@ -16,7 +16,6 @@
 #include "kernels/cpu_ops_buffer.h"
 #include "kernels/cpu_ops_kernels.h"
 #include "kernels/cpu_ops_quant.h"
-#include "kernels/owned_ranges.h"
 #include "kernels/thread_pool.h"
 
 namespace tessera::kernels {
@@ -51,23 +50,15 @@ class MatMulRunner {
     int job;
     int64_t r0, r1;
   };
-  // Gemm (prefill): shared items of shrinking size (guided schedule).
-  void PlanGemmItems(absl::Span<const MatMulJob> jobs);
-  // Decode: units of at most kDecodeUnitRows rows within one job, scheduled
-  // by decode_ranges_.
-  void PlanDecodeUnits(absl::Span<const MatMulJob> jobs);
+  void PlanItems(absl::Span<const MatMulJob> jobs, bool gemm);
   void RunItem(const MatMulJob& job, const WorkItem& item, const float* x,
                int64_t n, int64_t x_stride, bool gemm, int thread);
-  // Units [begin, end) of items_, merged into one kernel call per job.
-  void RunUnits(absl::Span<const MatMulJob> jobs, int64_t begin, int64_t end,
-                const float* x, int64_t n, int64_t x_stride, int thread);
 
   const CpuKernels& kernels_;
   ThreadPool& pool_;
   QuantizedActivations q8_0_rows_, q4_0_rows_;
   std::vector<AlignedBuffer> panels_;  // per thread
   std::vector<WorkItem> items_;
-  OwnedRanges decode_ranges_;
 };
 
 }  // namespace tessera::kernels
