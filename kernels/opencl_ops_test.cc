@@ -169,6 +169,7 @@ TEST_P(OpenClOpsTest, SplitMatricesGiveTheSameResult) {
   // hold 15 rows, so the matrix spans 7 buffers.
   CheckMatMul(GgmlType::kQ8_0, 100, 64, 1, 1000);
   CheckMatMul(GgmlType::kQ4_0, 100, 64, 5, 1000);
+  CheckMatMul(GgmlType::kQ4_0, 100, 64, 1, 1000);  // decode, block sums
   CheckMatMul(GgmlType::kF32, 50, 40, 2, 1000);
 }
 
