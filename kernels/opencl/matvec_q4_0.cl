@@ -22,9 +22,9 @@
 //     block, four blocks at a time. It also splits the nibbles after widening
 //     the bytes to 32 bits (one widening per block instead of two). On PoCL
 //     (2 cores, AVX-512), with 64-row work-groups (see ChooseGeometry),
-//     decode matvecs became 1.3-1.7x faster. The
-//     matmul kernel (prefill) reuses each dequantised block for TOKEN_TILE
-//     tokens and keeps the plain form.
+//     decode matvecs became 1.3-1.7x faster. The matmul kernel (prefill)
+//     reuses each dequantised block for TOKEN_TILE tokens and keeps the
+//     plain form.
 
 // The 16 quant bytes of block b (loaded as a uint4, see q8_0_quants).
 ALWAYS_INLINE uchar16 q4_0_bytes(__global const uchar* qrow, int b) {
