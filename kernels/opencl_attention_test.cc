@@ -5,6 +5,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "kernels/opencl_kernels.h"
 #include "kernels/opencl_ops.h"
@@ -65,6 +66,10 @@ class OpenClAttentionTest
     buffers_.push_back(std::move(*mem));
     return buffers_.back().get();
   }
+  // RoPE + store, then attention, against the host for a 4-head, 2-KV-head
+  // shape of `head_dim`, rows at positions pos0.. of a `capacity` cache.
+  void CheckAgainstHost(int64_t head_dim, int64_t pos0, int64_t capacity);
+
   std::vector<float> Download(cl_mem mem, size_t n) {
     std::vector<float> out(n);
     EXPECT_TRUE(context_->Read(mem, 0, n * 4, out.data()).ok());
@@ -81,11 +86,12 @@ class OpenClAttentionTest
 
 // Rows 1..3 of a 5-row qkv buffer belong to a session whose cache already
 // holds `pos0` tokens: bias + RoPE + store, then attention over the cache.
-TEST_P(OpenClAttentionTest, RopeStoreThenAttentionMatchHost) {
-  TESSERA_REQUIRE_OPENCL(status_);
+void OpenClAttentionTest::CheckAgainstHost(int64_t head_dim, int64_t pos0,
+                                           int64_t capacity) {
+  SCOPED_TRACE(absl::StrCat("head_dim ", head_dim, " pos0 ", pos0));
   const bool neox = std::get<0>(GetParam());
-  HeadShape s{4, 2, 16, neox ? 8 : 16, neox};
-  const int64_t rows = 5, row_begin = 1, n = 3, pos0 = 6, capacity = 12;
+  HeadShape s{4, 2, head_dim, neox ? head_dim / 2 : head_dim, neox};
+  const int64_t rows = 5, row_begin = 1, n = 3;
   const float base = 10000.0f;
   std::vector<float> qkv = RandomVector(rows * s.qkv_dim(), 1);
   std::vector<float> bias = RandomVector(s.qkv_dim(), 2);
@@ -163,6 +169,16 @@ TEST_P(OpenClAttentionTest, RopeStoreThenAttentionMatchHost) {
       }
     }
   }
+}
+
+TEST_P(OpenClAttentionTest, RopeStoreThenAttentionMatchHost) {
+  TESSERA_REQUIRE_OPENCL(status_);
+  CheckAgainstHost(/*head_dim=*/16, /*pos0=*/6, /*capacity=*/12);
+  // Two 16-wide slices per head; 38-40 positions: two 16-wide exponential
+  // steps and a tail.
+  CheckAgainstHost(/*head_dim=*/32, /*pos0=*/37, /*capacity=*/48);
+  // Neither a multiple of 16 (the generic loops, as stories260K's 8).
+  CheckAgainstHost(/*head_dim=*/8, /*pos0=*/20, /*capacity=*/24);
 }
 
 INSTANTIATE_TEST_SUITE_P(
