@@ -6,6 +6,12 @@
 // roofline: tokens/s x weight bytes read per token / the bandwidth measured
 // just around that decode round ("roofline"), and / the best bandwidth any
 // measurement of the run saw ("of best").
+//
+// --compare BACKEND loads the same weights on a second backend and runs its
+// decode rounds alternately with the first one's, each between its own
+// bandwidth measurements, and reports the median ratio of the two rates
+// over the rounds: adjacent rounds meet nearly the same memory bus, so the
+// ratio holds still on a machine whose bus speed changes under load.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -46,6 +52,11 @@ struct FormatFigures {
   double prefill_tok_s = 0;
   // Share of the weights in 2 MiB pages (large_pages.h); -1 if unknown.
   double huge_page_fraction = -1;
+  // With --compare: the second backend's median decode and best prefill
+  // rates, and the median over rounds of decode_tok_s / its rate.
+  double compare_decode_tok_s = 0;
+  double compare_prefill_tok_s = 0;
+  double decode_ratio = 0;
 };
 
 // Sums `words` 64-byte lines so the loads cannot be optimised away.
@@ -154,63 +165,108 @@ int32_t Argmax(const std::vector<float>& v) {
   return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
-// Decode rounds of `decode_tokens` greedy steps, each bracketed by
-// bandwidth measurements: on a shared machine the memory bus a decode
-// round meets changes from one second to the next (neighbours), so each
-// round's roofline is the higher of the bandwidths read just before and
-// just after it. The round with the median fraction is reported.
-absl::Status TimeDecode(kernels::Backend& backend, int32_t position,
-                        int32_t token, int64_t decode_tokens, int rounds,
-                        BandwidthProbe& probe, FormatFigures& f) {
+// One backend's decode: the next position and token, and its rounds.
+struct DecodeLane {
   struct Round {
     double tok_s, gbps, fraction;
   };
-  std::vector<Round> done;
-  for (int r = 0; r < rounds; ++r) {
-    const double before = probe.Measure(3);
-    const absl::Time start = absl::Now();
-    for (int64_t i = 0; i < decode_tokens; ++i) {
-      TESSERA_ASSIGN_OR_RETURN(kernels::BatchOutput out,
-                               backend.Forward(Tokens(1, position++, {token})));
-      token = Argmax(out.data);
-    }
-    const double tok_s =
-        decode_tokens / absl::ToDoubleSeconds(absl::Now() - start);
-    const double gbps = std::max(before, probe.Measure(3));
-    done.push_back(
-        {tok_s, gbps, tok_s * f.weight_bytes_per_token / (gbps * 1e9)});
-    std::cerr << absl::StrFormat(
-        "  %s decode round %d: %.2f tok/s at %.1f GB/s = %.1f%%\n",
-        model::TypeName(f.format), r + 1, tok_s, gbps,
-        100 * done.back().fraction);
-  }
-  std::sort(done.begin(), done.end(), [](const Round& a, const Round& b) {
-    return a.fraction < b.fraction;
-  });
-  const Round& median = done[done.size() / 2];
-  f.decode_tok_s = median.tok_s;
-  f.decode_bandwidth_gbps = median.gbps;
-  f.decode_roofline_fraction = median.fraction;
-  return absl::OkStatus();
-}
+  kernels::Backend* backend = nullptr;
+  std::string label;  // printed with each round when lanes alternate
+  int32_t position = 0;
+  int32_t token = 0;
+  double prefill_tok_s = 0;
+  std::vector<Round> rounds;
 
-// Best-of-`repeats` prefill time of `prompt`, then TimeDecode after it.
-absl::Status TimeModel(kernels::Backend& backend,
-                       const std::vector<int32_t>& prompt,
-                       int64_t decode_tokens, int repeats, int rounds,
-                       BandwidthProbe& probe, FormatFigures& f) {
+  // The round with the median roofline fraction.
+  Round Median() const {
+    std::vector<Round> sorted = rounds;
+    std::sort(sorted.begin(), sorted.end(), [](const Round& a, const Round& b) {
+      return a.fraction < b.fraction;
+    });
+    return sorted[sorted.size() / 2];
+  }
+};
+
+// Best-of-`repeats` prefill of `prompt`; leaves the lane ready to decode.
+absl::Status TimePrefill(const std::vector<int32_t>& prompt, int repeats,
+                         DecodeLane& lane) {
   absl::Duration best = absl::InfiniteDuration();
   std::vector<float> logits;
   for (int r = 0; r < repeats; ++r) {
     const absl::Time start = absl::Now();
     TESSERA_ASSIGN_OR_RETURN(kernels::BatchOutput out,
-                             backend.Forward(Tokens(1, 0, prompt)));
+                             lane.backend->Forward(Tokens(1, 0, prompt)));
     best = std::min(best, absl::Now() - start);
     logits = std::move(out.data);
   }
-  f.prefill_tok_s = prompt.size() / absl::ToDoubleSeconds(best);
-  return TimeDecode(backend, static_cast<int32_t>(prompt.size()),
-                    Argmax(logits), decode_tokens, rounds, probe, f);
+  lane.prefill_tok_s = prompt.size() / absl::ToDoubleSeconds(best);
+  lane.position = static_cast<int32_t>(prompt.size());
+  lane.token = Argmax(logits);
+  return absl::OkStatus();
+}
+
+// Decode rounds of `decode_tokens` greedy steps, each bracketed by
+// bandwidth measurements: on a shared machine the memory bus a decode
+// round meets changes from one second to the next (neighbours), so each
+// round's roofline is the higher of the bandwidths read just before and
+// just after it. With several lanes, round r of every lane runs before
+// round r + 1 of any.
+absl::Status TimeDecode(int64_t decode_tokens, int rounds,
+                        BandwidthProbe& probe, const FormatFigures& f,
+                        std::vector<DecodeLane>& lanes) {
+  for (int r = 0; r < rounds; ++r) {
+    for (DecodeLane& lane : lanes) {
+      const double before = probe.Measure(3);
+      const absl::Time start = absl::Now();
+      for (int64_t i = 0; i < decode_tokens; ++i) {
+        TESSERA_ASSIGN_OR_RETURN(
+            kernels::BatchOutput out,
+            lane.backend->Forward(Tokens(1, lane.position++, {lane.token})));
+        lane.token = Argmax(out.data);
+      }
+      const double tok_s =
+          decode_tokens / absl::ToDoubleSeconds(absl::Now() - start);
+      const double gbps = std::max(before, probe.Measure(3));
+      lane.rounds.push_back(
+          {tok_s, gbps, tok_s * f.weight_bytes_per_token / (gbps * 1e9)});
+      std::cerr << absl::StrFormat(
+          "  %s decode round %d%s: %.2f tok/s at %.1f GB/s = %.1f%%\n",
+          model::TypeName(f.format), r + 1, lane.label, tok_s, gbps,
+          100 * lane.rounds.back().fraction);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Median over rounds of a's decode rate over b's in the same round.
+double MedianRatio(const DecodeLane& a, const DecodeLane& b) {
+  std::vector<double> ratios;
+  for (size_t r = 0; r < a.rounds.size() && r < b.rounds.size(); ++r) {
+    ratios.push_back(a.rounds[r].tok_s / b.rounds[r].tok_s);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  return ratios.empty() ? 0 : ratios[ratios.size() / 2];
+}
+
+// Loads the full-model shard of `weights` in `format` on a new backend.
+absl::StatusOr<std::unique_ptr<kernels::Backend>> LoadBackend(
+    const ArgParser& args, const std::string& spec,
+    const model::ModelConfig& config, GgmlType format,
+    const model::ModelWeights& weights) {
+  kernels::BackendOptions options;
+  options.threads = static_cast<int>(args.GetInt("threads"));
+  options.kv_budget_bytes = int64_t{1} << 30;
+  TESSERA_ASSIGN_OR_RETURN(options.kv_type,
+                           kernels::ParseKvType(args.GetString("kv-type")));
+  TESSERA_ASSIGN_OR_RETURN(auto backend,
+                           kernels::CreateBackend(spec, options));
+  kernels::ShardSpec shard;
+  shard.end_layer = config.n_layers;
+  shard.has_embedding = shard.has_head = true;
+  shard.layer_formats.assign(config.n_layers, format);
+  shard.head_format = format;
+  TESSERA_RETURN_IF_ERROR(backend->LoadShard(weights, shard).status());
+  return backend;
 }
 
 absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
@@ -226,19 +282,20 @@ absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
   TESSERA_ASSIGN_OR_RETURN(auto model,
                            kernels::MakeSyntheticModel(config, synth, &pool));
   const absl::StatusOr<size_t> huge_after = ProcessHugePageBytes();
-  kernels::BackendOptions options;
-  options.threads = static_cast<int>(args.GetInt("threads"));
-  options.kv_budget_bytes = int64_t{1} << 30;
-  TESSERA_ASSIGN_OR_RETURN(options.kv_type,
-                           kernels::ParseKvType(args.GetString("kv-type")));
-  TESSERA_ASSIGN_OR_RETURN(
-      auto backend, kernels::CreateBackend(args.GetString("backend"), options));
-  kernels::ShardSpec spec;
-  spec.end_layer = config.n_layers;
-  spec.has_embedding = spec.has_head = true;
-  spec.layer_formats.assign(config.n_layers, format);
-  spec.head_format = format;
-  TESSERA_RETURN_IF_ERROR(backend->LoadShard(model->weights, spec).status());
+  std::vector<std::string> specs = {args.GetString("backend")};
+  if (!args.GetString("compare").empty()) {
+    specs.push_back(args.GetString("compare"));
+  }
+  std::vector<std::unique_ptr<kernels::Backend>> backends;
+  std::vector<DecodeLane> lanes(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    TESSERA_ASSIGN_OR_RETURN(
+        auto backend,
+        LoadBackend(args, specs[i], config, format, model->weights));
+    lanes[i].backend = backend.get();
+    if (specs.size() > 1) lanes[i].label = absl::StrCat(" [", specs[i], "]");
+    backends.push_back(std::move(backend));
+  }
   std::vector<int32_t> prompt(args.GetInt("prompt-tokens"));
   for (size_t i = 0; i < prompt.size(); ++i) {
     prompt[i] = static_cast<int32_t>((i * 7919 + 1) % config.vocab_size);
@@ -251,16 +308,33 @@ absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
                          static_cast<double>(*huge_before);
     f.huge_page_fraction = std::clamp(grown / model->bytes, 0.0, 1.0);
   }
-  TESSERA_RETURN_IF_ERROR(
-      TimeModel(*backend, prompt, args.GetInt("decode-tokens"),
-                static_cast<int>(args.GetInt("repeats")),
-                static_cast<int>(args.GetInt("decode-rounds")), probe, f));
-  std::cerr << "  " << model::TypeName(format) << ": " << backend->Describe();
-  if (f.huge_page_fraction >= 0) {
-    std::cerr << absl::StrFormat(", weights %.0f%% in 2 MiB pages",
-                                 100 * f.huge_page_fraction);
+  for (DecodeLane& lane : lanes) {
+    TESSERA_RETURN_IF_ERROR(TimePrefill(
+        prompt, static_cast<int>(args.GetInt("repeats")), lane));
   }
-  std::cerr << "\n";
+  TESSERA_RETURN_IF_ERROR(
+      TimeDecode(args.GetInt("decode-tokens"),
+                 static_cast<int>(args.GetInt("decode-rounds")), probe, f,
+                 lanes));
+  const DecodeLane::Round median = lanes[0].Median();
+  f.decode_tok_s = median.tok_s;
+  f.decode_bandwidth_gbps = median.gbps;
+  f.decode_roofline_fraction = median.fraction;
+  f.prefill_tok_s = lanes[0].prefill_tok_s;
+  if (lanes.size() > 1) {
+    f.compare_decode_tok_s = lanes[1].Median().tok_s;
+    f.compare_prefill_tok_s = lanes[1].prefill_tok_s;
+    f.decode_ratio = MedianRatio(lanes[0], lanes[1]);
+  }
+  for (const auto& backend : backends) {
+    std::cerr << "  " << model::TypeName(format) << ": "
+              << backend->Describe();
+    if (f.huge_page_fraction >= 0) {
+      std::cerr << absl::StrFormat(", weights %.0f%% in 2 MiB pages",
+                                   100 * f.huge_page_fraction);
+    }
+    std::cerr << "\n";
+  }
   return f;
 }
 
@@ -284,6 +358,15 @@ void Print(const ArgParser& args, double bandwidth,
           f.decode_bandwidth_gbps, f.decode_roofline_fraction,
           f.decode_tok_s * f.weight_bytes_per_token / (bandwidth * 1e9),
           f.prefill_tok_s, f.huge_page_fraction);
+      if (!args.GetString("compare").empty()) {
+        json.pop_back();  // the format's closing brace
+        absl::StrAppendFormat(
+            &json,
+            ", \"compare_backend\": \"%s\", \"compare_decode_tok_s\": %.3f, "
+            "\"compare_prefill_tok_s\": %.3f, \"decode_ratio\": %.4f}",
+            args.GetString("compare"), f.compare_decode_tok_s,
+            f.compare_prefill_tok_s, f.decode_ratio);
+      }
     }
     std::cout << json << "}\n";
     return;
@@ -302,6 +385,19 @@ void Print(const ArgParser& args, double bandwidth,
         100 * f.decode_roofline_fraction,
         100 * f.decode_tok_s * f.weight_bytes_per_token / (bandwidth * 1e9),
         f.prefill_tok_s);
+  }
+  if (args.GetString("compare").empty()) return;
+  std::cout << absl::StrFormat(
+      "compared with %s, decode rounds alternating; ratio = %s / %s decode "
+      "rate, median over rounds\n",
+      args.GetString("compare"), args.GetString("backend"),
+      args.GetString("compare"));
+  std::cout << absl::StrFormat("%-6s %12s %14s %10s\n", "format",
+                               "decode tok/s", "prefill tok/s", "ratio");
+  for (const FormatFigures& f : figures) {
+    std::cout << absl::StrFormat(
+        "%-6s %12.2f %14.2f %10.3f\n", model::TypeName(f.format),
+        f.compare_decode_tok_s, f.compare_prefill_tok_s, f.decode_ratio);
   }
 }
 
@@ -340,8 +436,12 @@ absl::Status Bench(const ArgParser& args) {
 int BenchMain(const std::vector<std::string>& argv) {
   ArgParser args(
       "tessera bench [--backend cpu|opencl[:P:D]] [--threads N] "
-      "[--shape NAME] [--formats q8_0,q4_0] [--f16] [--json]");
+      "[--compare BACKEND] [--shape NAME] [--formats q8_0,q4_0] [--f16] "
+      "[--json]");
   args.String("backend", "cpu", "cpu[:ISA] | opencl[:PLATFORM:DEVICE]")
+      .String("compare", "",
+              "a second backend, its decode rounds alternating with the "
+              "first's; prints the median ratio of their decode rates")
       .Int("threads", 2, "CPU threads (backend and bandwidth measurement)")
       .String("shape", "tinyllama-1.1b", "model shape (model_shapes.h)")
       .String("formats", "q8_0,q4_0", "comma-separated execution formats")

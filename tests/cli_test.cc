@@ -143,6 +143,28 @@ TEST(CliTest, BenchPrintsEveryFigureAsJson) {
   EXPECT_NE(bad.err.find("--decode-rounds"), std::string::npos) << bad.err;
 }
 
+// --compare: a second backend timed in the same rounds, and the ratio.
+TEST(CliTest, BenchComparesTwoBackendsInTheSameRounds) {
+  ToolResult r = RunTool(
+      {BinPath("tessera"), "bench", "--shape", "stories260k", "--bandwidth-mb",
+       "16", "--prompt-tokens", "8", "--decode-tokens", "4", "--decode-rounds",
+       "3", "--formats", "q8_0", "--compare", "cpu:scalar", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* key :
+       {"\"compare_backend\": \"cpu:scalar\"", "\"compare_decode_tok_s\"",
+        "\"compare_prefill_tok_s\"", "\"decode_ratio\""}) {
+    EXPECT_NE(r.out.find(key), std::string::npos) << key << "\n" << r.out;
+  }
+  EXPECT_EQ(r.out.find("nan"), std::string::npos) << r.out;
+  // Rounds alternate: three of each backend, labelled.
+  EXPECT_NE(r.err.find("round 3 [cpu:scalar]"), std::string::npos) << r.err;
+  ToolResult bad = RunTool({BinPath("tessera"), "bench", "--shape",
+                            "stories260k", "--compare", "gpu"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("unknown backend 'gpu'"), std::string::npos)
+      << bad.err;
+}
+
 // Every benchmark shape: make-model writes it (one layer, to stay small),
 // it loads back with the exact tensor shapes, and it generates.
 class MakeModelShapeTest : public ::testing::TestWithParam<std::string> {};
