@@ -170,7 +170,7 @@ struct DecodeLane {
   struct Round {
     double tok_s, gbps, fraction;
   };
-  kernels::Backend* backend = nullptr;
+  std::unique_ptr<kernels::Backend> backend;
   std::string label;  // printed with each round when lanes alternate
   int32_t position = 0;
   int32_t token = 0;
@@ -286,15 +286,12 @@ absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
   if (!args.GetString("compare").empty()) {
     specs.push_back(args.GetString("compare"));
   }
-  std::vector<std::unique_ptr<kernels::Backend>> backends;
   std::vector<DecodeLane> lanes(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
     TESSERA_ASSIGN_OR_RETURN(
-        auto backend,
+        lanes[i].backend,
         LoadBackend(args, specs[i], config, format, model->weights));
-    lanes[i].backend = backend.get();
     if (specs.size() > 1) lanes[i].label = absl::StrCat(" [", specs[i], "]");
-    backends.push_back(std::move(backend));
   }
   std::vector<int32_t> prompt(args.GetInt("prompt-tokens"));
   for (size_t i = 0; i < prompt.size(); ++i) {
@@ -326,9 +323,9 @@ absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
     f.compare_prefill_tok_s = lanes[1].prefill_tok_s;
     f.decode_ratio = MedianRatio(lanes[0], lanes[1]);
   }
-  for (const auto& backend : backends) {
+  for (const DecodeLane& lane : lanes) {
     std::cerr << "  " << model::TypeName(format) << ": "
-              << backend->Describe();
+              << lane.backend->Describe();
     if (f.huge_page_fraction >= 0) {
       std::cerr << absl::StrFormat(", weights %.0f%% in 2 MiB pages",
                                    100 * f.huge_page_fraction);
@@ -353,20 +350,20 @@ void Print(const ArgParser& args, double bandwidth,
           "\"decode_bandwidth_gbps\": %.3f, "
           "\"decode_roofline_fraction\": %.4f, "
           "\"decode_fraction_of_best_bandwidth\": %.4f, "
-          "\"prefill_tok_s\": %.3f, \"weights_huge_page_fraction\": %.3f}",
+          "\"prefill_tok_s\": %.3f, \"weights_huge_page_fraction\": %.3f",
           model::TypeName(f.format), f.weight_bytes_per_token, f.decode_tok_s,
           f.decode_bandwidth_gbps, f.decode_roofline_fraction,
           f.decode_tok_s * f.weight_bytes_per_token / (bandwidth * 1e9),
           f.prefill_tok_s, f.huge_page_fraction);
       if (!args.GetString("compare").empty()) {
-        json.pop_back();  // the format's closing brace
         absl::StrAppendFormat(
             &json,
             ", \"compare_backend\": \"%s\", \"compare_decode_tok_s\": %.3f, "
-            "\"compare_prefill_tok_s\": %.3f, \"decode_ratio\": %.4f}",
+            "\"compare_prefill_tok_s\": %.3f, \"decode_ratio\": %.4f",
             args.GetString("compare"), f.compare_decode_tok_s,
             f.compare_prefill_tok_s, f.decode_ratio);
       }
+      json += "}";
     }
     std::cout << json << "}\n";
     return;
