@@ -46,8 +46,11 @@
 #else
 #define PREFETCH_GLOBAL(p) ((void)0)
 #endif
-// How far ahead the decode matvecs prefetch their weight stream.
+// How far ahead the decode matvecs prefetch their weight stream, and the
+// prefetch of the line that far past p (a weight pointer of any type).
 #define MATVEC_PREFETCH_BYTES 4096
+#define PREFETCH_WEIGHTS_AHEAD(p) \
+  PREFETCH_GLOBAL((__global const uchar*)(p) + MATVEC_PREFETCH_BYTES)
 
 // Helpers are forced inline where the compiler allows: PoCL left a 4-block
 // helper out of line, and the call spilled the accumulator every iteration.

@@ -21,7 +21,7 @@ __kernel void matvec_f32(__global const float* w, int cols, int rows,
     const int chunks = cols / 16;
     __global const float* wrow = w + (size_t)row * cols;
     for (int c = LANE_ID; c < chunks; c += LANE_COUNT) {
-      PREFETCH_GLOBAL(wrow + 16 * c + MATVEC_PREFETCH_BYTES / 4);
+      PREFETCH_WEIGHTS_AHEAD(wrow + 16 * c);
       acc += vload16(c, wrow) * vload16(c, x);
     }
     for (int i = chunks * 16 + LANE_ID; i < cols; i += LANE_COUNT) {

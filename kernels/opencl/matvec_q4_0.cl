@@ -71,7 +71,7 @@ __kernel void matvec_q4_0(__global const uchar* wq, __global const half* wd,
     __global const uchar* qrow = wq + (size_t)row * (cols / 2);
     __global const half* drow = wd + (size_t)row * nb;
     for (int g = LANE_ID; g < nb / 4; g += LANE_COUNT) {
-      PREFETCH_GLOBAL(qrow + 64 * g + MATVEC_PREFETCH_BYTES);
+      PREFETCH_WEIGHTS_AHEAD(qrow + 64 * g);
       const float4 d = vload_half4(g, drow);
       const int b = 4 * g;
       acc += q4_0_block_unsigned(qrow, b, x) * d.x +

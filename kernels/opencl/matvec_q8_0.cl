@@ -61,7 +61,7 @@ __kernel void matvec_q8_0(__global const char* wq, __global const half* wd,
     __global const char* qrow = wq + (size_t)row * cols;
     __global const half* drow = wd + (size_t)row * nb;
     for (int g = LANE_ID; g < nb / 4; g += LANE_COUNT) {
-      PREFETCH_GLOBAL(qrow + 128 * g + MATVEC_PREFETCH_BYTES);
+      PREFETCH_WEIGHTS_AHEAD(qrow + 128 * g);
       acc += q8_0_group(qrow, g, vload_half4(g, drow), x);
     }
     for (int b = nb / 4 * 4 + LANE_ID; b < nb; b += LANE_COUNT) {
