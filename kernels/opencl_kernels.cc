@@ -29,20 +29,23 @@ bool IsLaneReduction(const std::string& name) {
 
 }  // namespace
 
-std::string OpenClKernels::BuildOptions(bool single_lane) {
+std::string OpenClKernels::BuildOptions(bool single_lane,
+                                        bool float_activations) {
   std::string options = absl::StrCat("-cl-std=CL1.2 -DTOKEN_TILE=", kTokenTile);
   if (single_lane) options += " -DSINGLE_LANE";
+  if (float_activations) options += " -DFLOAT_ACTIVATIONS";
   return options;
 }
 
 absl::StatusOr<std::unique_ptr<OpenClKernels>> OpenClKernels::Create(
-    OpenClContext* context, OpenClProgramCache* cache, int forced_lanes) {
+    OpenClContext* context, OpenClProgramCache* cache, int forced_lanes,
+    bool float_activations) {
   if (forced_lanes < 0 || (forced_lanes & (forced_lanes - 1)) != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("forced lanes ", forced_lanes, " is not a power of two"));
   }
   std::unique_ptr<OpenClKernels> kernels(
-      new OpenClKernels(context, forced_lanes));
+      new OpenClKernels(context, forced_lanes, float_activations));
   for (const EmbeddedSource& source : EmbeddedOpenClSources()) {
     if (absl::string_view(source.name) == kCommonSource) continue;
     TESSERA_RETURN_IF_ERROR_CTX(kernels->AddProgram(cache, source.name),
@@ -62,7 +65,7 @@ absl::Status OpenClKernels::AddProgram(OpenClProgramCache* cache,
       absl::string_view(common->text, common->size),
       absl::string_view(source->text, source->size)};
   TESSERA_ASSIGN_OR_RETURN(ClProgram program,
-                           cache->Build(texts, BuildOptions(single_lane())));
+                           cache->Build(texts, BuildOptions(single_lane(), float_activations_)));
   cl_uint count = 0;
   TESSERA_CL_RETURN_IF_ERROR(
       "clCreateKernelsInProgram",

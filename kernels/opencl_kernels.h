@@ -57,11 +57,17 @@ class OpenClKernels {
   // forced_lanes > 0 (a power of two) overrides the geometry choice: the
   // multi-lane (GPU) code paths with that many lanes per row, on any device;
   // tests use it to exercise the GPU reductions on a CPU driver.
+  // float_activations keeps float activations in the kernels that would
+  // otherwise take them in int8 (one-lane Q4_0 decode on x86-64 with
+  // AVX-512BW, see matvec_q4_0.cl); tests use it to exercise the float path
+  // there too.
   static absl::StatusOr<std::unique_ptr<OpenClKernels>> Create(
-      OpenClContext* context, OpenClProgramCache* cache, int forced_lanes = 0);
+      OpenClContext* context, OpenClProgramCache* cache, int forced_lanes = 0,
+      bool float_activations = false);
 
-  // Options every program is built with (SINGLE_LANE for one-lane geometry).
-  static std::string BuildOptions(bool single_lane);
+  // Options every program is built with (SINGLE_LANE for one-lane geometry,
+  // FLOAT_ACTIVATIONS as above).
+  static std::string BuildOptions(bool single_lane, bool float_activations);
 
   // The kernel called `name`; NotFound (a programmer error) otherwise.
   absl::StatusOr<KernelInfo*> Get(const std::string& name);
@@ -83,12 +89,19 @@ class OpenClKernels {
 
   OpenClContext* context() const { return context_; }
 
- private:
-  OpenClKernels(OpenClContext* context, int forced_lanes)
-      : context_(context), forced_lanes_(forced_lanes) {}
+  // True when programs are built with SINGLE_LANE (CPU devices, or forced
+  // lanes of 1).
   bool single_lane() const {
     return forced_lanes_ > 0 ? forced_lanes_ == 1 : context_->device().is_cpu;
   }
+  bool float_activations() const { return float_activations_; }
+
+ private:
+  OpenClKernels(OpenClContext* context, int forced_lanes,
+                bool float_activations)
+      : context_(context),
+        forced_lanes_(forced_lanes),
+        float_activations_(float_activations) {}
   absl::Status AddProgram(OpenClProgramCache* cache, const std::string& file);
   absl::Status AddKernel(cl_program program, const std::string& name);
   void ChooseGeometry(KernelInfo& info) const;
@@ -106,6 +119,7 @@ class OpenClKernels {
 
   OpenClContext* context_;
   int forced_lanes_;
+  bool float_activations_;
   std::vector<ClProgram> programs_;
   absl::flat_hash_map<std::string, std::unique_ptr<KernelInfo>> kernels_;
 };

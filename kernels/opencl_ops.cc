@@ -1,5 +1,6 @@
 #include "kernels/opencl_ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/status_macros.h"
@@ -61,6 +62,48 @@ const OpenClOps::FormatKernels* OpenClOps::ForFormat(GgmlType format) const {
   }
 }
 
+size_t OpenClOps::RowsPerGroup(const KernelInfo& k, GgmlType format,
+                               int64_t n_tokens, int64_t rows) const {
+  if (format != GgmlType::kQ4_0 || n_tokens != 1 ||
+      !kernels_->single_lane()) {
+    return k.rows_per_group;
+  }
+  // One-lane Q4_0 decode quantises x once per work-group, which costs about
+  // as much as 25 rows of the matrix (matvec_q4_0.cl). Two groups per
+  // compute unit amortise that and still let a unit that finishes early take
+  // over (PoCL, 2 cores, Q4_0, x86-64: 2048x2048 in 46-64 us against 78-97
+  // in 64-row groups; 32000x2048 in 570-690 us against 990-1070).
+  const OpenClDeviceInfo& device = kernels_->context()->device();
+  const size_t groups = 2 * static_cast<size_t>(std::max(1, device.compute_units));
+  const size_t max_group = std::max<size_t>(
+      1, std::min<size_t>(k.max_group_size,
+                          static_cast<size_t>(device.max_work_group_size)));
+  const size_t wanted = RoundUp(RoundUp(rows, groups) / groups, 16);
+  return std::clamp(wanted, std::min(k.rows_per_group, max_group), max_group);
+}
+
+absl::StatusOr<LocalBytes> OpenClOps::MatMulScratch(const DeviceMatrix& w,
+                                                    const KernelInfo& k,
+                                                    size_t rows_per_group,
+                                                    int64_t n_tokens) const {
+  // Lane reduction slots, then (Q4_0 decode) x's blocks: their sums, or on
+  // one-lane builds room for x quantised to int8, 16 floats per block in
+  // groups of 4 (see matvec_q4_0.cl).
+  size_t floats = k.lanes * rows_per_group;
+  if (w.format == GgmlType::kQ4_0 && n_tokens == 1) {
+    const size_t blocks = static_cast<size_t>(w.cols / 32);
+    floats += kernels_->single_lane() ? (blocks + 3) / 4 * 4 * 16 : blocks;
+  }
+  const LocalBytes scratch{floats * sizeof(float)};
+  const int64_t local_limit = kernels_->context()->device().local_mem_bytes;
+  if (local_limit > 0 && scratch.bytes > static_cast<size_t>(local_limit)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        w.name, ": ", k.name, " needs ", scratch.bytes,
+        " bytes of local memory; the device has ", local_limit));
+  }
+  return scratch;
+}
+
 absl::Status OpenClOps::MatMul(const DeviceMatrix& w, cl_mem x,
                                int64_t x_stride, int64_t n_tokens, cl_mem y,
                                int64_t y_stride) {
@@ -73,19 +116,10 @@ absl::Status OpenClOps::MatMul(const DeviceMatrix& w, cl_mem x,
   const KernelInfo& k = n_tokens == 1 ? *fk->matvec : *fk->matmul;
   const bool quantized =
       w.format == GgmlType::kQ8_0 || w.format == GgmlType::kQ4_0;
-  // Lane reduction slots, then (Q4_0 decode) the block sums of x.
-  size_t scratch_floats = k.lanes * k.rows_per_group;
-  if (w.format == GgmlType::kQ4_0 && n_tokens == 1) {
-    scratch_floats += static_cast<size_t>(w.cols / 32);
-  }
-  const LocalBytes scratch{scratch_floats * sizeof(float)};
-  const int64_t local_limit = kernels_->context()->device().local_mem_bytes;
-  if (local_limit > 0 && scratch.bytes > static_cast<size_t>(local_limit)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        w.name, ": ", k.name, " needs ", scratch.bytes,
-        " bytes of local memory; the device has ", local_limit));
-  }
   for (const DeviceMatrixChunk& chunk : w.chunks) {
+    const size_t group_rows = RowsPerGroup(k, w.format, n_tokens, chunk.rows);
+    TESSERA_ASSIGN_OR_RETURN(const LocalBytes scratch,
+                             MatMulScratch(w, k, group_rows, n_tokens));
     if (quantized) {
       TESSERA_RETURN_IF_ERROR(OpenClKernels::SetArgs(
           k, chunk.data.get(), chunk.scales.get(), I32(w.cols), I32(chunk.rows),
@@ -97,9 +131,9 @@ absl::Status OpenClOps::MatMul(const DeviceMatrix& w, cl_mem x,
           y, I32(y_stride), I32(chunk.row_begin), I32(n_tokens), scratch));
     }
     const size_t global[3] = {
-        k.lanes, RoundUp(chunk.rows, k.rows_per_group),
+        k.lanes, RoundUp(chunk.rows, group_rows),
         static_cast<size_t>((n_tokens + tile - 1) / tile)};
-    const size_t local[3] = {k.lanes, k.rows_per_group, 1};
+    const size_t local[3] = {k.lanes, group_rows, 1};
     TESSERA_RETURN_IF_ERROR(kernels_->Enqueue(k, 3, global, local));
   }
   return absl::OkStatus();

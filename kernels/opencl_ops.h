@@ -85,6 +85,15 @@ class OpenClOps {
   };
   explicit OpenClOps(OpenClKernels* kernels) : kernels_(kernels) {}
   const FormatKernels* ForFormat(model::GgmlType format) const;
+  // Rows per work-group of `k` over a chunk of `rows` rows.
+  size_t RowsPerGroup(const KernelInfo& k, model::GgmlType format,
+                      int64_t n_tokens, int64_t rows) const;
+  // Local scratch of a matvec/matmul launch; ResourceExhausted beyond the
+  // device's local memory.
+  absl::StatusOr<LocalBytes> MatMulScratch(const DeviceMatrix& w,
+                                           const KernelInfo& k,
+                                           size_t rows_per_group,
+                                           int64_t n_tokens) const;
 
   OpenClKernels* kernels_;
   FormatKernels f32_, f16_, q8_0_, q4_0_;
