@@ -62,9 +62,19 @@ const OpenClOps::FormatKernels* OpenClOps::ForFormat(GgmlType format) const {
   }
 }
 
-size_t OpenClOps::RowsPerGroup(const KernelInfo& k, GgmlType format,
+size_t OpenClOps::InputScratchFloats(const DeviceMatrix& w,
+                                     int64_t n_tokens) const {
+  // Q4_0 decode keeps x's blocks in local memory: their sums, or on one-lane
+  // builds x quantised to int8, 16 floats per block in groups of 4 (see
+  // matvec_q4_0.cl).
+  if (w.format != GgmlType::kQ4_0 || n_tokens != 1) return 0;
+  const size_t blocks = static_cast<size_t>(w.cols / 32);
+  return kernels_->single_lane() ? (blocks + 3) / 4 * 4 * 16 : blocks;
+}
+
+size_t OpenClOps::RowsPerGroup(const KernelInfo& k, const DeviceMatrix& w,
                                int64_t n_tokens, int64_t rows) const {
-  if (format != GgmlType::kQ4_0 || n_tokens != 1 ||
+  if (w.format != GgmlType::kQ4_0 || n_tokens != 1 ||
       !kernels_->single_lane()) {
     return k.rows_per_group;
   }
@@ -72,28 +82,36 @@ size_t OpenClOps::RowsPerGroup(const KernelInfo& k, GgmlType format,
   // as much as 25 rows of the matrix (matvec_q4_0.cl). Two groups per
   // compute unit amortise that and still let a unit that finishes early take
   // over (PoCL, 2 cores, Q4_0, x86-64: 2048x2048 in 46-64 us against 78-97
-  // in 64-row groups; 32000x2048 in 570-690 us against 990-1070).
+  // in 64-row groups; 32000x2048 in 570-690 us against 990-1070). Groups
+  // stay within the work-group size and the local memory (one reduction
+  // slot per row besides x).
   const OpenClDeviceInfo& device = kernels_->context()->device();
-  const size_t groups = 2 * static_cast<size_t>(std::max(1, device.compute_units));
-  const size_t max_group = std::max<size_t>(
+  const size_t groups =
+      2 * static_cast<size_t>(std::max(1, device.compute_units));
+  size_t max_rows = std::max<size_t>(
       1, std::min<size_t>(k.max_group_size,
                           static_cast<size_t>(device.max_work_group_size)));
+  max_rows = std::min<size_t>(
+      max_rows, std::max<int64_t>(1, device.max_work_item_sizes[1]));
+  const size_t input_bytes = InputScratchFloats(w, n_tokens) * sizeof(float);
+  if (device.local_mem_bytes > 0) {
+    const size_t local = static_cast<size_t>(device.local_mem_bytes);
+    const size_t fit =
+        local > input_bytes ? (local - input_bytes) / sizeof(float) : 0;
+    max_rows = std::min(max_rows, fit / 16 * 16);
+  }
+  const size_t floor_rows = std::min(k.rows_per_group, max_rows);
   const size_t wanted = RoundUp(RoundUp(rows, groups) / groups, 16);
-  return std::clamp(wanted, std::min(k.rows_per_group, max_group), max_group);
+  return std::max<size_t>(1, std::clamp(wanted, floor_rows, max_rows));
 }
 
 absl::StatusOr<LocalBytes> OpenClOps::MatMulScratch(const DeviceMatrix& w,
                                                     const KernelInfo& k,
                                                     size_t rows_per_group,
                                                     int64_t n_tokens) const {
-  // Lane reduction slots, then (Q4_0 decode) x's blocks: their sums, or on
-  // one-lane builds room for x quantised to int8, 16 floats per block in
-  // groups of 4 (see matvec_q4_0.cl).
-  size_t floats = k.lanes * rows_per_group;
-  if (w.format == GgmlType::kQ4_0 && n_tokens == 1) {
-    const size_t blocks = static_cast<size_t>(w.cols / 32);
-    floats += kernels_->single_lane() ? (blocks + 3) / 4 * 4 * 16 : blocks;
-  }
+  // Lane reduction slots, then x's blocks (InputScratchFloats).
+  const size_t floats =
+      k.lanes * rows_per_group + InputScratchFloats(w, n_tokens);
   const LocalBytes scratch{floats * sizeof(float)};
   const int64_t local_limit = kernels_->context()->device().local_mem_bytes;
   if (local_limit > 0 && scratch.bytes > static_cast<size_t>(local_limit)) {
@@ -117,7 +135,7 @@ absl::Status OpenClOps::MatMul(const DeviceMatrix& w, cl_mem x,
   const bool quantized =
       w.format == GgmlType::kQ8_0 || w.format == GgmlType::kQ4_0;
   for (const DeviceMatrixChunk& chunk : w.chunks) {
-    const size_t group_rows = RowsPerGroup(k, w.format, n_tokens, chunk.rows);
+    const size_t group_rows = RowsPerGroup(k, w, n_tokens, chunk.rows);
     TESSERA_ASSIGN_OR_RETURN(const LocalBytes scratch,
                              MatMulScratch(w, k, group_rows, n_tokens));
     if (quantized) {

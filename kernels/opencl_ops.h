@@ -85,8 +85,11 @@ class OpenClOps {
   };
   explicit OpenClOps(OpenClKernels* kernels) : kernels_(kernels) {}
   const FormatKernels* ForFormat(model::GgmlType format) const;
-  // Rows per work-group of `k` over a chunk of `rows` rows.
-  size_t RowsPerGroup(const KernelInfo& k, model::GgmlType format,
+  // Floats of local memory a matvec/matmul launch over `w` needs for its
+  // input, besides the lane reduction slots.
+  size_t InputScratchFloats(const DeviceMatrix& w, int64_t n_tokens) const;
+  // Rows per work-group of `k` over a chunk of `w` of `rows` rows.
+  size_t RowsPerGroup(const KernelInfo& k, const DeviceMatrix& w,
                       int64_t n_tokens, int64_t rows) const;
   // Local scratch of a matvec/matmul launch; ResourceExhausted beyond the
   // device's local memory.

@@ -186,6 +186,9 @@ TEST_P(OpenClOpsTest, MatVecEveryFormat) {
     CheckMatMul(f, 9, 224, 1);  // 7 blocks: a group of 4 and 3 singles
     // Several work-groups, the last one partial; 33 blocks per row.
     CheckMatMul(f, 150, 1056, 1);
+    // One-lane Q4_0 decode takes groups of about rows / (2 * compute
+    // units): wider than 64 rows here, the last one partial.
+    CheckMatMul(f, 1000, 160, 1);
   }
 }
 
