@@ -64,8 +64,9 @@ absl::Status OpenClKernels::AddProgram(OpenClProgramCache* cache,
   const absl::string_view texts[] = {
       absl::string_view(common->text, common->size),
       absl::string_view(source->text, source->size)};
-  TESSERA_ASSIGN_OR_RETURN(ClProgram program,
-                           cache->Build(texts, BuildOptions(single_lane(), float_activations_)));
+  TESSERA_ASSIGN_OR_RETURN(
+      ClProgram program,
+      cache->Build(texts, BuildOptions(single_lane(), float_activations_)));
   cl_uint count = 0;
   TESSERA_CL_RETURN_IF_ERROR(
       "clCreateKernelsInProgram",

@@ -115,9 +115,9 @@ absl::StatusOr<LocalBytes> OpenClOps::MatMulScratch(const DeviceMatrix& w,
   const LocalBytes scratch{floats * sizeof(float)};
   const int64_t local_limit = kernels_->context()->device().local_mem_bytes;
   if (local_limit > 0 && scratch.bytes > static_cast<size_t>(local_limit)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        w.name, ": ", k.name, " needs ", scratch.bytes,
-        " bytes of local memory; the device has ", local_limit));
+    return absl::ResourceExhaustedError(
+        absl::StrCat(w.name, ": ", k.name, " needs ", scratch.bytes,
+                     " bytes of local memory; the device has ", local_limit));
   }
   return scratch;
 }

@@ -87,10 +87,9 @@ class OpenClOpsTest : public ::testing::TestWithParam<Build> {
     context_ = std::move(*context);
     cache_ = std::make_unique<OpenClProgramCache>(
         context_.get(), OpenClProgramCache::DefaultDir());
-    auto kernels =
-        OpenClKernels::Create(context_.get(), cache_.get(),
-                              GetParam().forced_lanes,
-                              GetParam().float_activations);
+    auto kernels = OpenClKernels::Create(context_.get(), cache_.get(),
+                                         GetParam().forced_lanes,
+                                         GetParam().float_activations);
     status_ = kernels.status();
     if (!kernels.ok()) return;
     kernels_ = std::move(*kernels);
