@@ -144,8 +144,9 @@ void OpenClKernels::ChooseGeometry(KernelInfo& info) const {
     const size_t cpu_rows = absl::StartsWith(info.name, "matvec_") ? 64 : 16;
     const size_t wanted =
         single_lane() ? std::max<size_t>(multiple, cpu_rows) : 4;
-    info.rows_per_group = std::max<size_t>(
-        1, std::min({wanted, max_group / info.lanes, max_dim1}));
+    info.max_rows_per_group =
+        std::max<size_t>(1, std::min(max_group / info.lanes, max_dim1));
+    info.rows_per_group = std::min(wanted, info.max_rows_per_group);
   }
   size_t items = std::min({max_group, max_dim0, size_t{256}});
   if (items >= multiple) items -= items % multiple;

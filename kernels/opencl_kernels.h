@@ -46,6 +46,8 @@ struct KernelInfo {
   // element-wise kernels.
   size_t lanes = 1;
   size_t rows_per_group = 1;
+  // The most rows per group the kernel and device allow with `lanes`.
+  size_t max_rows_per_group = 1;
   size_t items = 1;
 };
 

@@ -88,11 +88,7 @@ size_t OpenClOps::RowsPerGroup(const KernelInfo& k, const DeviceMatrix& w,
   const OpenClDeviceInfo& device = kernels_->context()->device();
   const size_t groups =
       2 * static_cast<size_t>(std::max(1, device.compute_units));
-  size_t max_rows = std::max<size_t>(
-      1, std::min<size_t>(k.max_group_size,
-                          static_cast<size_t>(device.max_work_group_size)));
-  max_rows = std::min<size_t>(
-      max_rows, std::max<int64_t>(1, device.max_work_item_sizes[1]));
+  size_t max_rows = k.max_rows_per_group;
   const size_t input_bytes = InputScratchFloats(w, n_tokens) * sizeof(float);
   if (device.local_mem_bytes > 0) {
     const size_t local = static_cast<size_t>(device.local_mem_bytes);

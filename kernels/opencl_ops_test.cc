@@ -1,12 +1,13 @@
 // Each OpenCL op against a straightforward host computation.
 #include "kernels/opencl_ops.h"
 
-#include <algorithm>
 #include <cmath>
+#include <ostream>
 #include <random>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu_ops_quant.h"
 #include "kernels/opencl_kernels.h"
 #include "kernels/opencl_program_cache.h"
 #include "kernels/opencl_testing.h"
@@ -54,18 +55,17 @@ HostMatrix MakeMatrix(GgmlType format, int64_t rows, int64_t cols,
 }
 
 // x as one-lane Q4_0 decode multiplies it on x86-64 CPU devices with
-// AVX-512BW (matvec_q4_0.cl): each 32-element block quantised to int8 with
-// step max|x| / 127, rounded to nearest even, and then scaled back.
+// AVX-512BW (matvec_q4_0.cl): quantised per 32-element block as the CPU
+// backend's QuantizeRow does, then scaled back. REQUIRES: x.size() % 32 == 0.
 std::vector<float> Int8RoundTrip(const std::vector<float>& x) {
-  std::vector<float> out(x.size());
-  for (size_t b = 0; b < x.size(); b += 32) {
-    const size_t end = std::min(x.size(), b + 32);
-    float amax = 0.0f;
-    for (size_t i = b; i < end; ++i) amax = std::max(amax, std::abs(x[i]));
-    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-    const float step = amax / 127.0f;
-    for (size_t i = b; i < end; ++i) out[i] = std::rint(x[i] * inv) * step;
-  }
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<int8_t> qs(n);
+  std::vector<float> scales(n / 32);
+  std::vector<int32_t> block_corr(n / 32), quad_corr(n / 4);
+  QuantizeRow(x.data(), n, /*offset=*/0, qs.data(), scales.data(),
+              block_corr.data(), quad_corr.data());
+  std::vector<float> out(n);
+  for (int64_t i = 0; i < n; ++i) out[i] = qs[i] * scales[i / 32];
   return out;
 }
 
@@ -77,6 +77,7 @@ struct Build {
   int forced_lanes;
   bool float_activations;
 };
+void PrintTo(const Build& build, std::ostream* os) { *os << build.name; }
 
 class OpenClOpsTest : public ::testing::TestWithParam<Build> {
  protected:
@@ -146,7 +147,8 @@ class OpenClOpsTest : public ::testing::TestWithParam<Build> {
     const bool int8_x_allowed = format == GgmlType::kQ4_0 && tokens == 1 &&
                                 kernels_->single_lane() &&
                                 !kernels_->float_activations();
-    const std::vector<float> x8 = Int8RoundTrip(x);
+    const std::vector<float> x8 =
+        int8_x_allowed ? Int8RoundTrip(x) : std::vector<float>();
     for (int64_t t = 0; t < tokens; ++t) {
       for (int64_t r = 0; r < rows; ++r) {
         const double want = Dot(&m.values[r * cols], &x[t * cols], cols);

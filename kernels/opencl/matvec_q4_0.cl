@@ -46,12 +46,12 @@ ALWAYS_INLINE uchar16 q4_0_bytes(__global const uchar* qrow, int b) {
 // below spends about 38 vector operations per 4 blocks (widening, two
 // conversions and two multiply-adds per block) and is bound by them, not by
 // memory. Here x is quantised to int8 once per work-group, per 32-element
-// block as the CPU backend does (d_x = max|x| / 127; that costs about as
-// much as 25 rows of 2048 columns, so the host gives this kernel a few large
-// groups, see OpenClOps::RowsPerGroup), and 4 blocks of a row
-// are multiplied with pmaddubsw (unsigned nibble times signed x, pairs
-// summed to int16) and pmaddwd (to int32): about 12 operations per 4
-// blocks. x's local copy is laid out per group of 4 blocks, Q4_0_GROUP_BYTES:
+// block exactly as the CPU backend's QuantizeRow does (d_x = max|x| / 127,
+// x * (1 / d_x) rounded to nearest even). That costs about as much as 25
+// rows of 2048 columns, so the host gives this kernel a few large groups
+// (OpenClOps::RowsPerGroup). 4 blocks of a row are then multiplied with
+// pmaddubsw (unsigned nibble times signed x, pairs summed to int16) and
+// pmaddwd (to int32): about 12 operations per 4 blocks. x's local copy is laid out per group of 4 blocks, Q4_0_GROUP_BYTES:
 //   [  0, 64) x_q of elements 0..15 of blocks 0..3 (pairs with low nibbles)
 //   [ 64,128) x_q of elements 16..31 (pairs with high nibbles)
 //   [128,192) int32 per lane: -8 * sum x_q of the lane's block on its
@@ -68,6 +68,13 @@ ALWAYS_INLINE uchar16 q4_0_bytes(__global const uchar* qrow, int b) {
 typedef char q4_0_v64c __attribute__((vector_size(64), aligned(1)));
 typedef short q4_0_v32s __attribute__((vector_size(64), aligned(1)));
 typedef int q4_0_v16i __attribute__((vector_size(64), aligned(1)));
+
+ALWAYS_INLINE int q4_0_hsum_int16(int16 v) {
+  const int8 a = v.lo + v.hi;
+  const int4 b = a.lo + a.hi;
+  const int2 c = b.lo + b.hi;
+  return c.x + c.y;
+}
 
 // Quantises x (nb blocks) into the group layout at xl. Reached by every
 // work-item of the group (has a barrier).
@@ -87,20 +94,17 @@ ALWAYS_INLINE void q4_0_quantize_x(__global const float* x, int nb,
     const float4 m4 = fmax(m8.lo, m8.hi);
     const float2 m2 = fmax(m4.lo, m4.hi);
     const float amax = fmax(m2.x, m2.y);
-    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const float d = amax / 127.0f;
+    const float inv = d != 0.0f ? 1.0f / d : 0.0f;
     const char16 ql = convert_char16_rte(lo * inv);
     const char16 qh = convert_char16_rte(hi * inv);
-    const int16 s16 = convert_int16(ql) + convert_int16(qh);
-    const int8 s8 = s16.lo + s16.hi;
-    const int4 s4 = s8.lo + s8.hi;
-    const int2 s2 = s4.lo + s4.hi;
+    const int sum = q4_0_hsum_int16(convert_int16(ql) + convert_int16(qh));
     __local uchar* group = xl + (b / 4) * Q4_0_GROUP_BYTES;
     const int j = b % 4;
     vstore16(ql, j, (__local char*)group);
     vstore16(qh, j, (__local char*)(group + 64));
-    vstore4((int4)(-8 * (s2.x + s2.y), 0, 0, 0), j,
-            (__local int*)(group + 128));
-    vstore4((float4)(amax / 127.0f), j, (__local float*)(group + 192));
+    vstore4((int4)(-8 * sum, 0, 0, 0), j, (__local int*)(group + 128));
+    vstore4((float4)(d), j, (__local float*)(group + 192));
   }
   barrier(CLK_LOCAL_MEM_FENCE);
 }
@@ -114,11 +118,8 @@ ALWAYS_INLINE float q4_0_int8_block(__global const uchar* qrow, int b,
   const int16 xlo = convert_int16(vload16(j, (__local const char*)group));
   const int16 xhi =
       convert_int16(vload16(j, (__local const char*)(group + 64)));
-  const int16 p = lo * xlo + hi * xhi;
-  const int8 p8 = p.lo + p.hi;
-  const int4 p4 = p8.lo + p8.hi;
-  const int2 p2 = p4.lo + p4.hi;
-  const int dot = p2.x + p2.y + ((__local const int*)(group + 128))[4 * j];
+  const int dot = q4_0_hsum_int16(lo * xlo + hi * xhi) +
+                  ((__local const int*)(group + 128))[4 * j];
   return (float)dot * ((__local const float*)(group + 192))[4 * j];
 }
 
