@@ -5,7 +5,11 @@
 // file). Each decode figure is also given as a fraction of the bandwidth
 // roofline: tokens/s x weight bytes read per token / the bandwidth measured
 // just around that decode round ("roofline"), and / the best bandwidth any
-// measurement of the run saw ("of best").
+// measurement of the run saw ("of best"). Every decode round decodes the
+// same positions, right after the prompt, in a session of its own (the
+// prompt's prefill is not timed), so rounds differ only in what the machine
+// around them does: attention's cost grows with the context, and rounds
+// that each went on from the last would time ever longer contexts.
 //
 // --compare BACKEND loads the same weights on a second backend and runs its
 // decode rounds alternately with the first one's, each between its own
@@ -165,13 +169,15 @@ int32_t Argmax(const std::vector<float>& v) {
   return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
-// One backend's decode: the next position and token, and its rounds.
+// One backend's decode: its session, the next position and token, and its
+// rounds.
 struct DecodeLane {
   struct Round {
     double tok_s, gbps, fraction;
   };
   std::unique_ptr<kernels::Backend> backend;
   std::string label;  // printed with each round when lanes alternate
+  uint64_t session = 1;
   int32_t position = 0;
   int32_t token = 0;
   double prefill_tok_s = 0;
@@ -194,8 +200,9 @@ absl::Status TimePrefill(const std::vector<int32_t>& prompt, int repeats,
   std::vector<float> logits;
   for (int r = 0; r < repeats; ++r) {
     const absl::Time start = absl::Now();
-    TESSERA_ASSIGN_OR_RETURN(kernels::BatchOutput out,
-                             lane.backend->Forward(Tokens(1, 0, prompt)));
+    TESSERA_ASSIGN_OR_RETURN(
+        kernels::BatchOutput out,
+        lane.backend->Forward(Tokens(lane.session, 0, prompt)));
     best = std::min(best, absl::Now() - start);
     logits = std::move(out.data);
   }
@@ -205,25 +212,53 @@ absl::Status TimePrefill(const std::vector<int32_t>& prompt, int repeats,
   return absl::OkStatus();
 }
 
-// Decode rounds of `decode_tokens` greedy steps, each bracketed by
-// bandwidth measurements: on a shared machine the memory bus a decode
-// round meets changes from one second to the next (neighbours), so each
-// round's roofline is the higher of the bandwidths read just before and
-// just after it. With several lanes, round r of every lane runs before
-// round r + 1 of any.
-absl::Status TimeDecode(int64_t decode_tokens, int rounds,
+// Ends the lane's session and prefills `prompt` in a new one, ready to
+// decode the positions after it.
+absl::Status StartSession(const std::vector<int32_t>& prompt,
+                          DecodeLane& lane) {
+  TESSERA_RETURN_IF_ERROR(lane.backend->ReleaseSession(lane.session));
+  ++lane.session;
+  TESSERA_ASSIGN_OR_RETURN(
+      kernels::BatchOutput out,
+      lane.backend->Forward(Tokens(lane.session, 0, prompt)));
+  lane.position = static_cast<int32_t>(prompt.size());
+  lane.token = Argmax(out.data);
+  return absl::OkStatus();
+}
+
+// `steps` greedy decode steps of the lane's session.
+absl::Status DecodeSteps(int64_t steps, DecodeLane& lane) {
+  for (int64_t i = 0; i < steps; ++i) {
+    TESSERA_ASSIGN_OR_RETURN(kernels::BatchOutput out,
+                             lane.backend->Forward(Tokens(
+                                 lane.session, lane.position++, {lane.token})));
+    lane.token = Argmax(out.data);
+  }
+  return absl::OkStatus();
+}
+
+// Decode rounds of `decode_tokens` greedy steps after `prompt`, each in a
+// new session and bracketed by bandwidth measurements: on a shared machine
+// the memory bus a decode round meets changes from one second to the next
+// (neighbours), so each round's roofline is the higher of the bandwidths
+// read just before and just after it. With several lanes, round r of every
+// lane runs before round r + 1 of any. An untimed round per lane goes
+// first: it pays what only a first round would (KV pages faulted in, an
+// OpenCL driver compiling kernels at their first launch).
+absl::Status TimeDecode(const std::vector<int32_t>& prompt,
+                        int64_t decode_tokens, int rounds,
                         BandwidthProbe& probe, const FormatFigures& f,
                         std::vector<DecodeLane>& lanes) {
+  for (DecodeLane& lane : lanes) {
+    TESSERA_RETURN_IF_ERROR(StartSession(prompt, lane));
+    TESSERA_RETURN_IF_ERROR(DecodeSteps(decode_tokens, lane));
+  }
   for (int r = 0; r < rounds; ++r) {
     for (DecodeLane& lane : lanes) {
+      TESSERA_RETURN_IF_ERROR(StartSession(prompt, lane));
       const double before = probe.Measure(3);
       const absl::Time start = absl::Now();
-      for (int64_t i = 0; i < decode_tokens; ++i) {
-        TESSERA_ASSIGN_OR_RETURN(
-            kernels::BatchOutput out,
-            lane.backend->Forward(Tokens(1, lane.position++, {lane.token})));
-        lane.token = Argmax(out.data);
-      }
+      TESSERA_RETURN_IF_ERROR(DecodeSteps(decode_tokens, lane));
       const double tok_s =
           decode_tokens / absl::ToDoubleSeconds(absl::Now() - start);
       const double gbps = std::max(before, probe.Measure(3));
@@ -258,8 +293,7 @@ absl::StatusOr<std::unique_ptr<kernels::Backend>> LoadBackend(
   options.kv_budget_bytes = int64_t{1} << 30;
   TESSERA_ASSIGN_OR_RETURN(options.kv_type,
                            kernels::ParseKvType(args.GetString("kv-type")));
-  TESSERA_ASSIGN_OR_RETURN(auto backend,
-                           kernels::CreateBackend(spec, options));
+  TESSERA_ASSIGN_OR_RETURN(auto backend, kernels::CreateBackend(spec, options));
   kernels::ShardSpec shard;
   shard.end_layer = config.n_layers;
   shard.has_embedding = shard.has_head = true;
@@ -301,18 +335,17 @@ absl::StatusOr<FormatFigures> BenchFormat(const ArgParser& args,
   f.format = format;
   f.weight_bytes_per_token = WeightBytesPerToken(model->weights);
   if (huge_before.ok() && huge_after.ok() && model->bytes > 0) {
-    const double grown = static_cast<double>(*huge_after) -
-                         static_cast<double>(*huge_before);
+    const double grown =
+        static_cast<double>(*huge_after) - static_cast<double>(*huge_before);
     f.huge_page_fraction = std::clamp(grown / model->bytes, 0.0, 1.0);
   }
   for (DecodeLane& lane : lanes) {
-    TESSERA_RETURN_IF_ERROR(TimePrefill(
-        prompt, static_cast<int>(args.GetInt("repeats")), lane));
+    TESSERA_RETURN_IF_ERROR(
+        TimePrefill(prompt, static_cast<int>(args.GetInt("repeats")), lane));
   }
-  TESSERA_RETURN_IF_ERROR(
-      TimeDecode(args.GetInt("decode-tokens"),
-                 static_cast<int>(args.GetInt("decode-rounds")), probe, f,
-                 lanes));
+  TESSERA_RETURN_IF_ERROR(TimeDecode(
+      prompt, args.GetInt("decode-tokens"),
+      static_cast<int>(args.GetInt("decode-rounds")), probe, f, lanes));
   const DecodeLane::Round median = lanes[0].Median();
   f.decode_tok_s = median.tok_s;
   f.decode_bandwidth_gbps = median.gbps;

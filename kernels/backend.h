@@ -50,9 +50,9 @@ struct ShardSpec {
 };
 
 struct BackendOptions {
-  int threads = 1;                  // CPU worker threads (>= 1)
+  int threads = 1;                        // CPU worker threads (>= 1)
   int64_t kv_budget_bytes = 256LL << 20;  // all sessions' KV caches together
-  int64_t max_context_tokens = 0;   // per session; 0 = model context length
+  int64_t max_context_tokens = 0;  // per session; 0 = model context length
   // KV cache element type: F32, or F16 (half the memory and half the
   // attention reads; the CPU backend only). A backend rejects, with
   // InvalidArgument, a type it does not keep.
@@ -66,8 +66,8 @@ absl::StatusOr<GgmlType> ParseKvType(const std::string& name);
 // One row of a batch.
 struct BatchRow {
   uint64_t session_id = 0;
-  int32_t position = 0;  // 0-based position in the session
-  int32_t token = 0;     // used when the shard has the embedding
+  int32_t position = 0;     // 0-based position in the session
+  int32_t token = 0;        // used when the shard has the embedding
   bool want_output = true;  // last stage: compute logits for this row
 };
 
@@ -104,6 +104,7 @@ struct ShardReport {
 struct MemoryUsage {
   int64_t weight_bytes = 0;
   int64_t kv_bytes_reserved = 0;  // currently allocated for sessions
+  int64_t kv_bytes_cached = 0;    // released by sessions, kept for reuse
   int64_t kv_budget_bytes = 0;
   int64_t scratch_bytes = 0;
 };

@@ -35,8 +35,7 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(
       new CpuBackend(options, GetCpuKernels(cpu_options.isa)));
 }
 
-CpuBackend::CpuBackend(const BackendOptions& options,
-                       const CpuKernels& kernels)
+CpuBackend::CpuBackend(const BackendOptions& options, const CpuKernels& kernels)
     : options_(options),
       kernels_(kernels),
       pool_(options.threads),
@@ -212,6 +211,7 @@ MemoryUsage CpuBackend::memory() const {
   MemoryUsage m;
   m.weight_bytes = shard_.has_value() ? shard_->weight_bytes : 0;
   m.kv_bytes_reserved = kv_ == nullptr ? 0 : kv_->reserved_bytes();
+  m.kv_bytes_cached = kv_ == nullptr ? 0 : kv_->cached_bytes();
   m.kv_budget_bytes = options_.kv_budget_bytes;
   m.scratch_bytes = matmul_.scratch_bytes();
   for (const AlignedBuffer* b :

@@ -41,22 +41,31 @@ absl::Status KvCache::Reserve(
         "KV cache budget exhausted: ", reserved_bytes_, " bytes reserved + ",
         new_bytes, " needed > budget of ", budget_bytes_, " bytes"));
   }
-  // All pages first, so that a failed allocation changes nothing. Pages of
-  // 2 MiB or more are mappings that cost no RSS until written; smaller ones
-  // come zeroed from the heap.
-  std::vector<LargePageBuffer> fresh;
-  fresh.reserve(new_pages);
-  for (int64_t i = 0; i < new_pages; ++i) {
+  // Pages released by ended sessions first: they are already resident, so
+  // a new session costs no page faults (with huge pages, a fault can stall
+  // for milliseconds while the kernel compacts memory). Then fresh pages,
+  // all allocated before any session changes, so that a failed allocation
+  // changes nothing. Fresh pages of 2 MiB or more are mappings that cost
+  // no RSS until written; smaller ones come zeroed from the heap.
+  const int64_t recycled =
+      std::min<int64_t>(new_pages, static_cast<int64_t>(free_pages_.size()));
+  std::vector<LargePageBuffer> incoming;  // handed out from the back
+  incoming.reserve(new_pages);
+  for (int64_t i = recycled; i < new_pages; ++i) {
     TESSERA_ASSIGN_OR_RETURN(LargePageBuffer page,
                              LargePageBuffer::Allocate(page_bytes()));
-    fresh.push_back(std::move(page));
+    incoming.push_back(std::move(page));
+  }
+  for (int64_t i = 0; i < recycled; ++i) {
+    incoming.push_back(std::move(free_pages_.back()));
+    free_pages_.pop_back();
   }
   for (const auto& [id, tokens] : needs) {
     Session& s = sessions_[id];
     const int64_t pages = (tokens + kPageTokens - 1) / kPageTokens;
     while (static_cast<int64_t>(s.pages.size()) < pages) {
-      s.pages.push_back(std::move(fresh.back()));
-      fresh.pop_back();
+      s.pages.push_back(std::move(incoming.back()));
+      incoming.pop_back();
     }
   }
   reserved_bytes_ += new_bytes;
@@ -79,8 +88,9 @@ absl::Status KvCache::Release(uint64_t session) {
   if (it == sessions_.end()) {
     return absl::NotFoundError(absl::StrCat("unknown session ", session));
   }
-  reserved_bytes_ -=
-      static_cast<int64_t>(it->second.pages.size()) * page_bytes();
+  std::vector<LargePageBuffer>& pages = it->second.pages;
+  reserved_bytes_ -= static_cast<int64_t>(pages.size()) * page_bytes();
+  for (LargePageBuffer& page : pages) free_pages_.push_back(std::move(page));
   sessions_.erase(it);
   return absl::OkStatus();
 }

@@ -7,7 +7,13 @@
 //   keys   (kind 0): dimension-major, [kv_dim][kPageTokens], so the scores
 //                    of a query against a page's 64 keys are plain FMAs;
 //   values (kind 1): token-major, [kPageTokens][kv_dim].
-// Pages are never moved: growing a session never copies its cache. Pages of
+// Pages are never moved: growing a session never copies its cache. The
+// pages of a released session are kept and handed to the next sessions
+// that grow, so serving many sessions in turn costs no page faults after
+// the first; the memory held (reserved + cached) never exceeds the most
+// ever reserved at once, hence the budget. A recycled page keeps its old
+// contents: attention never reads a position before it has been stored.
+// Pages of
 // 2 MiB or more are in huge pages where the system has them (see
 // common/large_pages.h): attention reads every cached page of a layer for
 // each new token, and on a virtual machine a TLB miss per 4 KiB of that is a
@@ -62,13 +68,17 @@ class KvCache {
   }
   int64_t page_bytes() const { return kPageTokens * bytes_per_token(); }
   int64_t reserved_bytes() const { return reserved_bytes_; }
+  // Bytes of released pages kept for reuse (not counted as reserved).
+  int64_t cached_bytes() const {
+    return static_cast<int64_t>(free_pages_.size()) * page_bytes();
+  }
   int64_t budget_bytes() const { return budget_bytes_; }
   bool f16() const { return element_bytes_ == 2; }
 
   // Makes each listed session (created if new) able to hold the given
-  // number of tokens. All or nothing: ResourceExhausted, with nothing
-  // changed, when the budget cannot hold the new pages or the memory
-  // cannot be had.
+  // number of tokens, with cached pages first, then new ones. All or nothing:
+  // ResourceExhausted, with nothing changed, when the budget cannot hold the
+  // new pages or the memory cannot be had.
   absl::Status Reserve(absl::Span<const std::pair<uint64_t, int64_t>> needs);
 
   bool Contains(uint64_t session) const { return sessions_.count(session) > 0; }
@@ -76,7 +86,8 @@ class KvCache {
   int64_t Length(uint64_t session) const;
   // REQUIRES: the session exists and holds `length` tokens.
   void SetLength(uint64_t session, int64_t length);
-  // NotFound for an unknown session.
+  // Ends a session; its pages become cached. NotFound for an unknown
+  // session.
   absl::Status Release(uint64_t session);
 
   // Writes token t's keys and values (kv_dim floats each, converted to the
@@ -105,6 +116,7 @@ class KvCache {
   const int64_t budget_bytes_;
   int64_t reserved_bytes_ = 0;
   std::unordered_map<uint64_t, Session> sessions_;
+  std::vector<LargePageBuffer> free_pages_;  // released, kept for reuse
 };
 
 }  // namespace tessera::kernels

@@ -1,6 +1,7 @@
 #include "kernels/cpu_kv_cache.h"
 
 #include <cstring>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "kernels/simd.h"
@@ -33,6 +34,35 @@ TEST(KvCacheTest, ReservesWholePagesAndReleases) {
   EXPECT_EQ(cache.reserved_bytes(), cache.page_bytes());
   EXPECT_EQ(cache.Release(1).code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(cache.Length(1), 0);
+}
+
+TEST(KvCacheTest, ReleasedPagesServeTheNextSessions) {
+  KvCache cache(2, 4, GgmlType::kF32,
+                3 * KvCache(2, 4, GgmlType::kF32, 0).page_bytes());
+  const int64_t page = cache.page_bytes();
+  ASSERT_TRUE(cache.Reserve({{1, KvCache::kPageTokens + 1}}).ok());
+  const uint8_t* first = cache.View(1, 0).KeyBlock(0);
+  const uint8_t* second = cache.View(1, 0).KeyBlock(1);
+  ASSERT_TRUE(cache.Release(1).ok());
+  EXPECT_EQ(cache.reserved_bytes(), 0);
+  EXPECT_EQ(cache.cached_bytes(), 2 * page);
+  // A new session takes cached pages before new ones; cached pages do not
+  // count against the budget, so three pages still fit.
+  ASSERT_TRUE(cache.Reserve({{2, 1}}).ok());
+  const uint8_t* reused = cache.View(2, 0).KeyBlock(0);
+  EXPECT_TRUE(reused == first || reused == second);
+  EXPECT_EQ(cache.cached_bytes(), page);
+  ASSERT_TRUE(cache.Reserve({{3, 2 * KvCache::kPageTokens}}).ok());
+  EXPECT_EQ(cache.reserved_bytes(), 3 * page);
+  EXPECT_EQ(cache.cached_bytes(), 0);
+  EXPECT_EQ(cache.Reserve({{4, 1}}).code(),
+            absl::StatusCode::kResourceExhausted);
+  // Stored values survive in a session that reuses pages.
+  const std::vector<float> row = {1, 2, 3, 4};
+  cache.Store(2, 1, 0, row.data(), row.data());
+  const auto* values =
+      reinterpret_cast<const float*>(cache.View(2, 1).ValueBlock(0));
+  EXPECT_EQ(std::vector<float>(values, values + 4), row);
 }
 
 TEST(KvCacheTest, BudgetIsAllOrNothing) {
