@@ -192,9 +192,10 @@ TEST_F(CpuBackendTest, Q4_0DecodeStepsOnWholeTilesMatchTheReference) {
   spec.layer_formats.assign(2, GgmlType::kQ4_0);
   spec.head_format = GgmlType::kQ4_0;
   ASSERT_TRUE((*backend)->LoadShard((*m)->weights, spec).ok());
-  ASSERT_TRUE((*backend)
-                  ->Forward(TokenBatch(1, 0, {tokens.begin(), tokens.begin() + 4}))
-                  .ok());
+  ASSERT_TRUE(
+      (*backend)
+          ->Forward(TokenBatch(1, 0, {tokens.begin(), tokens.begin() + 4}))
+          .ok());
   const int64_t vocab = c.vocab_size;
   std::vector<float> got, expected;
   for (int32_t p = 4; p < 12; ++p) {
@@ -246,6 +247,17 @@ TEST_F(CpuBackendTest, MemoryAccountsWeightsKvAndScratch) {
   EXPECT_GT(after.scratch_bytes, 0);
   ASSERT_TRUE(backend->ReleaseSession(1).ok());
   EXPECT_EQ(backend->memory().kv_bytes_reserved, 0);
+  EXPECT_EQ(backend->memory().kv_bytes_cached, 2 * page);  // for reuse
+  // A new, shorter session takes a cached page, which still holds session
+  // 1's keys and values past its own tokens; its answers are those of a
+  // backend with fresh pages.
+  auto reused = backend->Forward(TokenBatch(2, 0, Prompt(5)));
+  ASSERT_TRUE(reused.ok());
+  EXPECT_EQ(backend->memory().kv_bytes_reserved, page);
+  EXPECT_EQ(backend->memory().kv_bytes_cached, page);
+  auto fresh = Load(GgmlType::kQ8_0)->Forward(TokenBatch(2, 0, Prompt(5)));
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(reused->data, fresh->data);
 }
 
 }  // namespace
