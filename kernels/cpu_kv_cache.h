@@ -12,9 +12,9 @@
 // that grow, so serving many sessions in turn costs no page faults after
 // the first; the memory held (reserved + cached) never exceeds the most
 // ever reserved at once, hence the budget. A recycled page keeps its old
-// contents: attention never reads a position before it has been stored.
-// Pages of
-// 2 MiB or more are in huge pages where the system has them (see
+// contents: attention never uses a position before it has been stored.
+//
+// Pages of 2 MiB or more are in huge pages where the system has them (see
 // common/large_pages.h): attention reads every cached page of a layer for
 // each new token, and on a virtual machine a TLB miss per 4 KiB of that is a
 // large part of attention's time.
