@@ -193,37 +193,39 @@ struct DecodeLane {
   }
 };
 
-// Best-of-`repeats` prefill of `prompt`; leaves the lane ready to decode.
+// Prefills `prompt` from position 0 of the lane's session (restarting it),
+// leaving the lane ready to decode the positions after it; returns the time
+// the prefill took.
+absl::StatusOr<absl::Duration> Prefill(const std::vector<int32_t>& prompt,
+                                       DecodeLane& lane) {
+  const absl::Time start = absl::Now();
+  TESSERA_ASSIGN_OR_RETURN(
+      kernels::BatchOutput out,
+      lane.backend->Forward(Tokens(lane.session, 0, prompt)));
+  const absl::Duration took = absl::Now() - start;
+  lane.position = static_cast<int32_t>(prompt.size());
+  lane.token = Argmax(out.data);
+  return took;
+}
+
+// Best-of-`repeats` prefill of `prompt`.
 absl::Status TimePrefill(const std::vector<int32_t>& prompt, int repeats,
                          DecodeLane& lane) {
   absl::Duration best = absl::InfiniteDuration();
-  std::vector<float> logits;
   for (int r = 0; r < repeats; ++r) {
-    const absl::Time start = absl::Now();
-    TESSERA_ASSIGN_OR_RETURN(
-        kernels::BatchOutput out,
-        lane.backend->Forward(Tokens(lane.session, 0, prompt)));
-    best = std::min(best, absl::Now() - start);
-    logits = std::move(out.data);
+    TESSERA_ASSIGN_OR_RETURN(const absl::Duration took, Prefill(prompt, lane));
+    best = std::min(best, took);
   }
   lane.prefill_tok_s = prompt.size() / absl::ToDoubleSeconds(best);
-  lane.position = static_cast<int32_t>(prompt.size());
-  lane.token = Argmax(logits);
   return absl::OkStatus();
 }
 
-// Ends the lane's session and prefills `prompt` in a new one, ready to
-// decode the positions after it.
+// Ends the lane's session and prefills `prompt` in a new one.
 absl::Status StartSession(const std::vector<int32_t>& prompt,
                           DecodeLane& lane) {
   TESSERA_RETURN_IF_ERROR(lane.backend->ReleaseSession(lane.session));
   ++lane.session;
-  TESSERA_ASSIGN_OR_RETURN(
-      kernels::BatchOutput out,
-      lane.backend->Forward(Tokens(lane.session, 0, prompt)));
-  lane.position = static_cast<int32_t>(prompt.size());
-  lane.token = Argmax(out.data);
-  return absl::OkStatus();
+  return Prefill(prompt, lane).status();
 }
 
 // `steps` greedy decode steps of the lane's session.
